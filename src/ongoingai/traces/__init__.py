@@ -1,0 +1,5 @@
+"""Trace data: the record every captured exchange becomes. Data only; imported by capture, sink, store, query."""
+
+from ongoingai.traces.record import TraceRecord
+
+__all__ = ["TraceRecord"]
