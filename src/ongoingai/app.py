@@ -1,0 +1,140 @@
+"""`create_app(settings)`: the only place that wires concrete classes and the layer order.
+
+Layer order (spec README "Request pipeline"): correlation id → [auth, limits: issue 4/8] → capture tap
+→ [PII guardrail: issue 6] → router (provider prefix → proxy; anything else → API app).
+Traces are produced for provider routes only (DEVIATIONS.md "Which requests are traced").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ongoingai.capture.build import TraceBuilder
+from ongoingai.capture.exchange import Exchange
+from ongoingai.config import Settings
+from ongoingai.http.asgi import ASGIApp, Message, Receive, Scope, Send
+from ongoingai.http.correlation import RESPONSE_HEADER, correlation_id_from
+from ongoingai.http.errors import send_plain
+from ongoingai.providers.pricing import PriceTable
+from ongoingai.providers.routes import build_routes, match_route
+from ongoingai.proxy.handler import ProxyHandler
+from ongoingai.proxy.upstream import UpstreamClient
+from ongoingai.sink import TraceSink
+
+logger = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+
+
+async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await send_plain(send, 404, "404 page not found")
+
+
+@dataclass
+class Lifecycle:
+    """Async start/stop hooks run by the ASGI lifespan, stop hooks in reverse order."""
+
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+
+
+class Gateway:
+    """The ASGI application: dispatches provider routes to the proxy and everything else to the API."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sink: TraceSink,
+        *,
+        api: ASGIApp = not_found,
+        builder: TraceBuilder | None = None,
+        lifecycle: Lifecycle | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.lifecycle = lifecycle or Lifecycle()
+        self._routes = build_routes(settings)
+        self._api = api
+        self._builder = builder or TraceBuilder(settings, PriceTable.load(settings.pricing.overrides))
+        self.upstream = UpstreamClient()
+        self._proxy = ProxyHandler(
+            self.upstream,
+            self._record,
+            max_request_body_bytes=settings.server.max_request_body_bytes,
+            body_max_size=settings.tracing.effective_body_max_size,
+            gateway_header=settings.auth.header,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            correlation_id = correlation_id_from(scope["headers"])
+            route = match_route(self._routes, scope["path"])
+            if route is not None:
+                await self._proxy(scope, receive, send, route, correlation_id)
+            else:
+                await self._api(scope, receive, _with_correlation(send, correlation_id))
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    def _record(self, exchange: Exchange) -> None:
+        """Build the trace and hand it to the sink; capture fails open (logged), never the response."""
+        try:
+            record = self._builder.build(exchange)
+        except Exception:  # capture must never break the proxy: log with the correlation id, move on
+            logger.exception(
+                "failed to build trace", extra={"correlation_id": exchange.correlation_id, "path": exchange.path}
+            )
+            return
+        if not self.sink.enqueue(record):
+            logger.warning(
+                "trace queue is full; dropping trace",
+                extra={
+                    "correlation_id": exchange.correlation_id,
+                    "path": exchange.path,
+                    "status": record.response_status,
+                },
+            )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.upstream.start()
+                    for hook in self.lifecycle.on_start:
+                        await hook()
+                except Exception as exc:  # outermost layer: report the failure to the server and stop
+                    logger.exception("gateway startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.upstream.close()
+                for hook in reversed(self.lifecycle.on_stop):
+                    try:
+                        await hook()
+                    except Exception:  # keep stopping the rest; each failure is logged
+                        logger.exception("gateway shutdown step failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _with_correlation(send: Send, correlation_id: str) -> Send:
+    value = correlation_id.encode("latin-1")
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), (RESPONSE_HEADER, value)]
+        await send(message)
+
+    return wrapped
+
+
+def build_gateway(settings: Settings) -> Gateway:
+    """The production wiring: the store and batch writer behind the sink, the API app for the rest."""
+    from ongoingai.sink.null import NullSink  # replaced by the batch writer once issue 3 lands
+
+    return Gateway(settings, NullSink())

@@ -1,0 +1,207 @@
+"""`TraceBuilder`: turns a finished `Exchange` into a `TraceRecord` (traces-and-lineage.md §1–2, §5).
+
+Runs after the client has its last byte: header redaction, credential hashing, decoding the captured
+copy, model/usage parsing, pricing, body storage policy and lineage metadata all happen here, off the
+request's critical path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ongoingai.capture.exchange import Exchange
+from ongoingai.capture.headers import BUILTIN_DENYLIST, stored_headers
+from ongoingai.config import Settings
+from ongoingai.providers.decode import decode_body
+from ongoingai.providers.extract import extract_usage
+from ongoingai.providers.pricing import PriceTable
+from ongoingai.traces import TraceRecord
+from ongoingai.traces.record import DEFAULT_TENANT, normalise_ttft
+
+Clock = Callable[[], datetime]
+IdSource = Callable[[], str]
+
+LINEAGE_HEADERS = {
+    b"x-ongoingai-trace-group-id": "lineage_group_id",
+    b"x-ongoingai-thread-id": "lineage_thread_id",
+    b"x-ongoingai-run-id": "lineage_run_id",
+    b"x-ongoingai-parent-checkpoint-id": "lineage_parent_checkpoint_id",
+    b"x-ongoingai-checkpoint-seq": "lineage_checkpoint_seq",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_trace_id() -> str:
+    return os.urandom(16).hex()
+
+
+def credential_of(headers: list[tuple[bytes, bytes]]) -> str:
+    """proxy.md §4: `Authorization` minus a case-insensitive `Bearer `, else `X-API-Key`; "" when none."""
+    authorization = api_key = ""
+    for name, value in headers:
+        if name == b"authorization" and not authorization:
+            authorization = value.decode("latin-1").strip()
+        elif name == b"x-api-key" and not api_key:
+            api_key = value.decode("latin-1").strip()
+    if authorization:
+        return authorization[7:].strip() if authorization[:7].lower() == "bearer " else authorization
+    return api_key
+
+
+def lineage_of(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, value in headers:
+        key = LINEAGE_HEADERS.get(name)
+        if key is None or key in found:
+            continue
+        text = value.decode("latin-1").strip()
+        if not text:
+            continue
+        if key == "lineage_checkpoint_seq":
+            if text.isascii() and text.isdigit():
+                found[key] = int(text)
+        else:
+            found[key] = text
+    return found
+
+
+def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> str:
+    for name, value in headers:
+        if name == wanted:
+            return value.decode("latin-1")
+    return ""
+
+
+class TraceBuilder:
+    def __init__(
+        self,
+        settings: Settings,
+        prices: PriceTable,
+        *,
+        clock: Clock = utc_now,
+        new_id: IdSource = new_trace_id,
+    ) -> None:
+        self._capture_bodies = settings.tracing.capture_bodies
+        self._body_max = settings.tracing.effective_body_max_size
+        self._prices = prices
+        self._clock = clock
+        self._new_id = new_id
+        pii = settings.pii
+        builtin = BUILTIN_DENYLIST | {settings.auth.header.strip().lower()}
+        custom = frozenset(h.strip().lower() for h in pii.headers.denylist)
+        self._request_denylist = builtin | custom if pii.stages.request_headers else builtin
+        self._response_denylist = builtin | custom if pii.stages.response_headers else builtin
+        self._mode = pii.mode.strip().lower() or ("redact_storage" if self._capture_bodies else "off")
+        self._policy_id = pii.policy_id or "default/v1"
+
+    def build(self, ex: Exchange) -> TraceRecord:
+        trace_id = self._new_id()
+        now = self._clock()
+        request_headers, req_redacted = stored_headers(ex.request_headers, self._request_denylist)
+        response_headers, resp_redacted = stored_headers(ex.response_headers, self._response_denylist)
+        encoding = _header(ex.response_headers, b"content-encoding")
+        response_body, decoded_truncated = decode_body(ex.response_prefix, encoding, self._body_max)
+        request_body = ex.request_body[: self._body_max]
+        usage = extract_usage(ex.provider, request_body, response_body, streaming=ex.streaming)
+        cost = self._prices.estimate(ex.provider, usage)
+        credential = credential_of(ex.request_headers)
+        lineage = lineage_of(ex.request_headers)
+        identity = ex.identity
+        ttft_us = (ex.first_write_ns - ex.started_ns) // 1000 if ex.streaming and ex.first_write_ns else 0
+        ttft_ms, ttft_us = normalise_ttft(-(-ttft_us // 1000) if ttft_us else 0, ttft_us)
+        header_count = req_redacted + resp_redacted
+        metadata: dict[str, Any] = {
+            "streaming": ex.streaming,
+            "stream_chunks": ex.chunks if ex.streaming else 0,
+            "redaction_mode": self._mode,
+            "redaction_policy_id": self._policy_id,
+            "redaction_applied": header_count > 0,
+            "lineage_checkpoint_id": trace_id,
+            "lineage_immutable": True,
+            "correlation_id": ex.correlation_id,
+            "cost_status": cost.status,
+            "price_table_version": cost.table_version,
+            "cached_input_tokens": usage.cached_input_tokens,
+            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+        }
+        if header_count:
+            metadata["redaction_counts"] = {"header": header_count}
+        metadata.update(lineage)
+        if credential:
+            metadata["api_key_last4"] = credential[-4:]
+        if ex.failure_class:
+            metadata["failure_class"] = ex.failure_class
+        if ex.stream_incomplete:
+            metadata["stream_incomplete"] = True
+        if identity is not None:
+            for key, value in (
+                ("gateway_key_id", identity.key_id),
+                ("team", identity.team),
+                ("role", identity.role),
+                ("org_id", identity.org_id),
+                ("workspace_id", identity.workspace_id),
+            ):
+                if value:
+                    metadata[key] = value
+        stored_request, stored_response = self._bodies_for_storage(
+            request_body, response_body, ex.request_truncated, ex.response_truncated or decoded_truncated, metadata
+        )
+        return TraceRecord(
+            id=trace_id,
+            timestamp=now,
+            created_at=now,
+            provider=ex.provider,
+            model=usage.model or "unknown",
+            request_method=ex.method or "UNKNOWN",
+            request_path=ex.path or "/",
+            response_status=ex.response_status or 200,
+            trace_group_id=lineage.get("lineage_group_id"),
+            org_id=(identity.org_id if identity else "") or DEFAULT_TENANT,
+            workspace_id=(identity.workspace_id if identity else "") or DEFAULT_TENANT,
+            request_headers=request_headers,
+            response_headers=response_headers,
+            request_body=stored_request,
+            response_body=stored_response,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            total_tokens=usage.total_tokens or usage.input_tokens + usage.output_tokens,
+            latency_ms=(ex.ended_ns - ex.started_ns) // 1_000_000,
+            time_to_first_token_ms=ttft_ms,
+            time_to_first_token_us=ttft_us,
+            api_key_hash=hashlib.sha256(credential.encode()).hexdigest() if credential else "",
+            gateway_key_id=identity.key_id if identity and identity.key_id else None,
+            estimated_cost_usd=cost.cost_usd,
+            metadata=metadata,
+        )
+
+    def _bodies_for_storage(
+        self,
+        request_body: bytes,
+        response_body: bytes,
+        request_truncated: bool,
+        response_truncated: bool,
+        metadata: dict[str, Any],
+    ) -> tuple[str, str]:
+        if not self._capture_bodies:
+            return "", ""
+        if self._mode != "off":
+            # Body redaction (issue 6) is not wired yet: fail safe exactly as the spec's storage-drop
+            # semantics say, never store an unredacted body under a redacting mode.
+            metadata["redaction_storage_drop"] = True
+            metadata["redaction_failure_semantics"] = "storage_drop_continue_proxy"
+            return "", ""
+        if request_truncated or response_truncated:
+            # Stored raw (mode off): say the copy is a prefix; `redaction_truncated` is for redacted copies.
+            metadata["body_truncated"] = True
+        return (
+            request_body.decode("utf-8", errors="replace"),
+            response_body.decode("utf-8", errors="replace"),
+        )

@@ -1,0 +1,57 @@
+"""`ongoingai serve`: run the gateway under uvicorn (uvloop + httptools) until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from ongoingai import __version__
+from ongoingai.app import build_gateway
+from ongoingai.config import Settings
+from ongoingai.observability.logging import configure_logging
+
+logger = logging.getLogger("ongoingai")
+
+
+def run_serve(settings: Settings, config_path: str) -> int:
+    """Serve until stopped; returns the process exit code (0 clean, 1 startup/serve failure)."""
+    configure_logging(settings.logging.level, settings.logging.format)
+    gateway = build_gateway(settings)
+    config = uvicorn.Config(
+        gateway,
+        host=settings.server.host,
+        port=settings.server.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        # The proxy passes the upstream's own Server/Date headers through; adding ours would duplicate them.
+        server_header=False,
+        date_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    logger.info(
+        "startup banner",
+        extra={
+            "version": __version__,
+            "addr": f"{settings.server.host}:{settings.server.port}",
+            "port": settings.server.port,
+            "storage_driver": settings.storage.driver,
+            "providers": [
+                f"{name}:{getattr(settings.providers, name).prefix}->{getattr(settings.providers, name).upstream}"
+                for name in ("openai", "anthropic")
+            ],
+            "config_path": config_path,
+            "auth_enabled": settings.auth.enabled,
+            "prometheus_enabled": settings.observability.otel.prometheus_enabled,
+            "prometheus_path": settings.observability.otel.prometheus_path,
+        },
+    )
+    server.run()
+    if not server.started:
+        return 1
+    logger.info("gateway stopped")
+    return 0

@@ -1,0 +1,1 @@
+"""Telemetry: structured logs now; OpenTelemetry spans/metrics and Prometheus arrive with issue 7."""

@@ -1,0 +1,1 @@
+"""Provider knowledge: routes and prefixes, wire-format parsing (model, usage), and prices."""

@@ -1,0 +1,1 @@
+"""The reverse proxy: builds the upstream request, streams the response back, feeds the capture tap."""

@@ -1,0 +1,241 @@
+"""The proxy handler (plain ASGI): read the body, forward it, stream the answer back chunk by chunk.
+
+Each upstream read is written to the client as it arrives (no coalescing), and handed to the capture
+tap. Failures map to the statuses and `failure_class` values of proxy.md §10 and DEVIATIONS.md. When
+the exchange ends, however it ends, the tap goes to `on_done` (the trace builder and sink).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import aiohttp
+
+from ongoingai.capture.exchange import Exchange
+from ongoingai.http.asgi import Receive, Scope, Send
+from ongoingai.http.errors import (
+    BadRequest,
+    GatewayError,
+    PayloadTooLarge,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    send_plain,
+)
+from ongoingai.providers.routes import ProviderRoute
+from ongoingai.proxy.headers import downstream_response_headers, upstream_request_headers
+from ongoingai.proxy.upstream import CONNECTION_ERRORS, UpstreamClient
+
+logger = logging.getLogger(__name__)
+
+
+class StreamAbortedError(Exception):
+    """Raised to the server after response headers were sent, so it aborts the client connection.
+
+    The client then sees a broken response (as from the upstream) instead of a silently short one.
+    """
+
+
+class _ClientGoneError(Exception):
+    pass
+
+
+async def read_body(receive: Receive, declared: int | None, limit: int) -> bytes:
+    """The whole request body, or PayloadTooLarge past `limit`, or BadRequest if the client left."""
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge()
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest()
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge()
+            parts.append(chunk)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool]:
+    """(streaming, has_content_length) from response headers."""
+    streaming = has_length = False
+    for name, value in headers:
+        if name == b"content-type" and b"text/event-stream" in value.lower():
+            streaming = True
+        elif name == b"content-length":
+            has_length = True
+    return streaming, has_length
+
+
+class ProxyHandler:
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        on_done: Callable[[Exchange], None],
+        *,
+        max_request_body_bytes: int,
+        body_max_size: int,
+        gateway_header: str,
+    ) -> None:
+        self._upstream = upstream
+        self._on_done = on_done
+        self._max_body = max_request_body_bytes
+        self._body_max_size = body_max_size
+        self._gateway_header = gateway_header.strip().lower().encode("latin-1")
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, route: ProviderRoute, correlation_id: str
+    ) -> None:
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        tap = Exchange(
+            provider=route.name,
+            method=scope["method"],
+            path=scope["path"],
+            request_headers=headers,
+            correlation_id=correlation_id,
+            body_max_size=self._body_max_size,
+        )
+        try:
+            body = await read_body(receive, _declared_length(headers), self._max_body)
+        except BadRequest as exc:
+            # proxy.md §10: an unreadable body produces no trace.
+            await send_plain(send, exc.status, exc.message)
+            return
+        except PayloadTooLarge as exc:
+            await send_plain(send, exc.status, exc.message)
+            tap.on_response_start(exc.status, [], streaming=False)
+            tap.fail("request_too_large", incomplete=False)
+            self._done(tap)
+            return
+        tap.set_request_body(body)
+        try:
+            await self._exchange_watching_client(scope, receive, send, route, tap, body)
+        finally:
+            self._done(tap)
+
+    def _done(self, tap: Exchange) -> None:
+        tap.finish()
+        self._on_done(tap)
+
+    async def _exchange_watching_client(
+        self, scope: Scope, receive: Receive, send: Send, route: ProviderRoute, tap: Exchange, body: bytes
+    ) -> None:
+        """Run the exchange while a watcher listens for the client going away, which cancels it."""
+        task = asyncio.current_task()
+        assert task is not None
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+            task.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        try:
+            await self._exchange(scope, send, route, tap, body)
+        except asyncio.CancelledError:
+            if not gone.is_set():
+                raise
+            task.uncancel()
+            self._client_gone(tap)
+        finally:
+            watcher.cancel()
+
+    def _client_gone(self, tap: Exchange) -> None:
+        if tap.response_status == 0:
+            tap.on_response_start(502, [], streaming=False)
+        tap.fail("client_disconnect", incomplete=True)
+        logger.info("client disconnected before the response completed", extra={"path": tap.path})
+
+    async def _exchange(self, scope: Scope, send: Send, route: ProviderRoute, tap: Exchange, body: bytes) -> None:
+        client = scope.get("client")
+        up_headers, skip = upstream_request_headers(
+            tap.request_headers,
+            client_ip=client[0] if client else "",
+            correlation_id=tap.correlation_id,
+            gateway_header=self._gateway_header,
+        )
+        url = route.upstream_url(tap.path, scope["query_string"].decode("latin-1"))
+        loop = asyncio.get_running_loop()
+        timeout = route.timeout
+        try:
+            async with asyncio.timeout(timeout.first_byte) as deadline:
+                response = await self._upstream.open(
+                    tap.method, url, up_headers, skip, body, timeout.connect
+                )
+                try:
+                    await self._relay(send, response, tap, deadline, loop, timeout.idle)
+                finally:
+                    response.release()
+        except GatewayError as exc:
+            await self._fail_before_headers(send, tap, exc, route)
+        except TimeoutError:
+            if tap.response_status == 0:
+                await self._fail_before_headers(
+                    send, tap, UpstreamTimeout(failure_class="first_byte_timeout"), route
+                )
+            else:
+                self._abort(tap, "upstream_idle_timeout")
+        except CONNECTION_ERRORS:
+            if tap.response_status == 0:
+                await self._fail_before_headers(
+                    send, tap, UpstreamUnreachable(failure_class="upstream_unreachable"), route
+                )
+            else:
+                self._abort(tap, "upstream_reset")
+
+    async def _relay(
+        self,
+        send: Send,
+        response: aiohttp.ClientResponse,
+        tap: Exchange,
+        deadline: asyncio.Timeout,
+        loop: asyncio.AbstractEventLoop,
+        idle: float,
+    ) -> None:
+        raw = response.raw_headers
+        streaming, _ = _is_event_stream([(n.lower(), v) for n, v in raw])
+        out_headers = downstream_response_headers(raw, tap.correlation_id.encode("latin-1"))
+        await send({"type": "http.response.start", "status": response.status, "headers": out_headers})
+        tap.on_response_start(response.status, out_headers, streaming)
+        deadline.reschedule(loop.time() + idle)
+        async for chunk in response.content.iter_any():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            tap.on_chunk(chunk)
+            deadline.reschedule(loop.time() + idle)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _fail_before_headers(
+        self, send: Send, tap: Exchange, exc: GatewayError, route: ProviderRoute
+    ) -> None:
+        logger.error(
+            "proxy request failed",
+            extra={"provider_prefix": route.prefix, "path": tap.path, "error": exc.failure_class},
+        )
+        tap.on_response_start(exc.status, [], streaming=False)
+        tap.fail(exc.failure_class, incomplete=False)
+        await send_plain(send, exc.status, exc.message, [(b"x-ongoingai-correlation-id", tap.correlation_id.encode())])
+
+    def _abort(self, tap: Exchange, failure_class: str) -> None:
+        tap.fail(failure_class, incomplete=True)
+        logger.warning(
+            "upstream stream ended early; aborting client response",
+            extra={"path": tap.path, "failure_class": failure_class, "stream_chunks": tap.chunks},
+        )
+        raise StreamAbortedError(failure_class)

@@ -1,0 +1,1 @@
+"""Alembic migrations for the trace store; run in code by `store.migrate`, never through alembic.ini."""

@@ -1,0 +1,1 @@
+"""Migration scripts, one linear history shared by SQLite and Postgres."""
