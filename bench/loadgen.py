@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import resource
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-
-import fixtures
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk_post.lua"
 
@@ -23,7 +22,7 @@ class WrkOutputError(ValueError):
     """wrk printed something this parser does not understand (its output is kept in the message)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class WrkResult:
     requests: int
     duration_s: float
@@ -31,6 +30,12 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_s: float = 0.0  # wrk's own user + system time
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def parse_wrk_output(text: str) -> WrkResult:
@@ -52,8 +57,13 @@ def parse_wrk_output(text: str) -> WrkResult:
     )
 
 
-def run_wrk(url: str, body_file: Path, *, stream: bool, connections: int, duration_s: float) -> WrkResult:
-    """One wrk thread: the load generator shares its CPU with nginx, so more threads would only contend."""
+def run_wrk(
+    url: str, body_file: Path, *, authorization: str, stream: bool, connections: int, duration_s: float
+) -> WrkResult:
+    """One wrk thread: the load generator shares its CPU with nginx, so more threads would only contend.
+
+    `stream` adds the header that makes the fake upstream answer with its SSE body (bench/fixtures.py).
+    """
     argv = [
         "wrk",
         "-t1",
@@ -67,10 +77,11 @@ def run_wrk(url: str, body_file: Path, *, stream: bool, connections: int, durati
         url,
         "--",
         str(body_file),
-        fixtures.AUTHORIZATION,
+        authorization,
         "1" if stream else "0",
     ]
+    cpu_before = _children_cpu_s()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 60, check=False)
     if done.returncode != 0:
         raise WrkOutputError(f"wrk exited with {done.returncode}:\n{done.stdout}{done.stderr}")
-    return parse_wrk_output(done.stdout)
+    return dataclasses.replace(parse_wrk_output(done.stdout), cpu_s=_children_cpu_s() - cpu_before)

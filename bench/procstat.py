@@ -11,7 +11,8 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def process_tree(pid: int) -> list[int]:
     """`pid` and its live descendants (a server may fork workers; all of its CPU counts)."""
-    tree, todo = [], [pid]
+    tree: list[int] = []
+    todo = [pid]
     while todo and len(tree) < 1024:
         current = todo.pop()
         tree.append(current)
@@ -52,23 +53,31 @@ def rss_mib(pid: int) -> float:
 
 @dataclass(frozen=True, slots=True)
 class CpuTimes:
-    """Jiffies per /proc/stat line (`cpu`, `cpu0`, `cpu1`, ...): total and steal."""
+    """Jiffies per /proc/stat line (`cpu`, `cpu0`, `cpu1`, ...): total, busy (user+nice+system) and steal."""
 
     total: dict[str, int]
+    busy: dict[str, int]
     steal: dict[str, int]
 
 
 def cpu_times() -> CpuTimes:
-    total, steal = {}, {}
+    total, busy, steal = {}, {}, {}
     for line in Path("/proc/stat").read_text().splitlines():
         if not line.startswith("cpu"):
             break
         name, *values = line.split()
-        numbers = [int(v) for v in values]
+        numbers = [int(v) for v in values] + [0] * 8
         # user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is already in user.
         total[name] = sum(numbers[:8])
-        steal[name] = numbers[7] if len(numbers) > 7 else 0
-    return CpuTimes(total, steal)
+        busy[name] = sum(numbers[:3])
+        steal[name] = numbers[7]
+    return CpuTimes(total, busy, steal)
+
+
+def busy_seconds(before: CpuTimes, after: CpuTimes, cpus: set[int]) -> float:
+    """User + system time spent on `cpus` between the two readings, by any process."""
+    lines = [f"cpu{n}" for n in cpus]
+    return sum(after.busy.get(x, 0) - before.busy.get(x, 0) for x in lines) / CLOCK_TICKS
 
 
 def steal_percent(before: CpuTimes, after: CpuTimes, line: str = "cpu") -> float:

@@ -1,7 +1,8 @@
 """Reference target, httpx variant: the same aiohttp server as reference_proxy.py, upstream via httpx.
 
-Only the upstream client differs, so one run compares aiohttp's client with httpx.AsyncClient.
-Usage: reference_proxy_httpx.py PORT UPSTREAM_URL
+Only the upstream client differs, so one run compares aiohttp's client with httpx.AsyncClient (or with
+httpx2, pydantic's fork with the same API, which the lock file already holds for openai/anthropic).
+Usage: reference_proxy_httpx.py PORT UPSTREAM_URL [httpx|httpx2]
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 
-import httpx
 import uvloop
 from aiohttp import web
+
+if sys.argv[3:] == ["httpx2"]:
+    import httpx2 as httpx
+else:
+    import httpx  # type: ignore[no-redef]
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "host"}
 CLIENT = web.AppKey("client", httpx.AsyncClient)

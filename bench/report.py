@@ -22,6 +22,7 @@ class Cell:
     concurrency: int
     requests: int
     requests_per_s: float
+    spread_percent: float | None  # (max - min) / median of req/s over the rounds: the run's own noise
     p50_ms: float
     p99_ms: float
     cpu_ms_per_request: float | None
@@ -30,6 +31,7 @@ class Cell:
     rss_mib: float | None
     errors: int
     steal_percent: float
+    other_load_percent: float  # CPU used on the pinned CPUs by processes outside the bench, % of one CPU
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ COLUMNS = (
     ("mode", False),
     ("conc", True),
     ("req/s", True),
+    ("spread %", True),
     ("req/s ×ref", True),
     ("p50 ms", True),
     ("p50 +direct", True),
@@ -65,6 +68,7 @@ COLUMNS = (
     ("startup ms", True),
     ("errors", True),
     ("steal %", True),
+    ("other load %", True),
 )
 
 
@@ -102,6 +106,7 @@ def _row(cell: Cell, index: _Index, startup_ms: float | None) -> list[str]:
         cell.mode,
         str(cell.concurrency),
         f"{cell.requests_per_s:,.0f}",
+        _fmt(cell.spread_percent, 0),
         _fmt(_ratio(cell.requests_per_s, ref.requests_per_s if ref else None), 2),
         _fmt(cell.p50_ms, 2),
         _fmt(added_p50, 2, sign=True),
@@ -115,6 +120,7 @@ def _row(cell: Cell, index: _Index, startup_ms: float | None) -> list[str]:
         _fmt(startup_ms, 0),
         str(cell.errors),
         _fmt(cell.steal_percent, 1),
+        _fmt(cell.other_load_percent, 0),
     ]
 
 

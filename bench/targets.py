@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,12 +11,14 @@ from pathlib import Path
 
 import yaml
 
-from server_process import ServerProcess, free_port, start_server
+from server_process import ServerProcess, StartupError, free_port, start_server
 
 BENCH_DIR = Path(__file__).resolve().parent
-REPO_DIR = BENCH_DIR.parent
 CHAT_PATH = "/v1/chat/completions"
 GATEWAY_PREFIX = "/openai"
+# granian is not a project dependency: the server comparison installs it into a scratch venv, never .venv.
+GRANIAN_VENV = Path(os.environ.get("BENCH_GRANIAN_VENV", "/tmp/ongoingai-bench-granian"))
+GRANIAN_PACKAGES = ("granian[uvloop]", "aiohttp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,22 +33,69 @@ class Running:
 Starter = Callable[[Path, int, int | None], Running]
 
 
-def _python_env() -> dict[str, str]:
+def _python_env(work_dir: Path) -> dict[str, str]:
     # The project's ONGOINGAI_* overrides would beat the generated YAML; the bench config must win.
-    return {k: v for k, v in os.environ.items() if not k.startswith("ONGOINGAI_")} | {"PYTHONUNBUFFERED": "1"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONGOINGAI_")}
+    # Startup is measured with compiled bytecode, as an installed service has it. `uv sync` compiles none and
+    # PYTHONDONTWRITEBYTECODE may be set, so the bench keeps its own cache under bench/results.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env | {"PYTHONUNBUFFERED": "1", "PYTHONPYCACHEPREFIX": str(work_dir.parent / "pycache")}
 
 
-def _reference(script: str) -> Starter:
+def _reference(name: str, script: str, *extra: str) -> Starter:
     def start(work_dir: Path, upstream_port: int, cpu: int | None) -> Running:
         port = free_port()
-        argv = [sys.executable, str(BENCH_DIR / script), str(port), f"http://127.0.0.1:{upstream_port}"]
-        log = work_dir / f"{Path(script).stem}.log"
-        process = start_server(
-            script, argv, port=port, probe_path="/", cpu=cpu, log_path=log, env=_python_env()
-        )
+        upstream = f"http://127.0.0.1:{upstream_port}"
+        argv = [sys.executable, str(BENCH_DIR / script), str(port), upstream, *extra]
+        log = work_dir / f"{name}.log"
+        env = _python_env(work_dir)
+        process = start_server(name, argv, port=port, probe_path="/", cpu=cpu, log_path=log, env=env)
         return Running(process, port, CHAT_PATH)
 
     return start
+
+
+def _asgi(name: str, server_argv: Callable[[int], list[str]]) -> Starter:
+    def start(work_dir: Path, upstream_port: int, cpu: int | None) -> Running:
+        port = free_port()
+        env = _python_env(work_dir) | {"BENCH_UPSTREAM": f"http://127.0.0.1:{upstream_port}"}
+        log = work_dir / f"{name}.log"
+        argv = server_argv(port)
+        process = start_server(name, argv, port=port, probe_path="/", cpu=cpu, log_path=log, env=env)
+        return Running(process, port, CHAT_PATH)
+
+    return start
+
+
+def _uvicorn_argv(port: int) -> list[str]:
+    # The gateway's own uvicorn settings (cli/serve.py): uvloop, httptools, no access log, no Server/Date.
+    return [
+        *(sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH_DIR), "reference_asgi:app"),
+        *("--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"),
+        *("--lifespan", "on", "--no-access-log", "--log-level", "warning"),
+        *("--no-server-header", "--no-date-header"),
+    ]
+
+
+def ensure_granian_venv() -> Path:
+    granian = GRANIAN_VENV / "bin" / "granian"
+    if not granian.exists():
+        base_python = getattr(sys, "_base_executable", sys.executable)
+        try:
+            subprocess.run([base_python, "-m", "venv", str(GRANIAN_VENV)], check=True, timeout=300)
+            pip = [str(GRANIAN_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", *GRANIAN_PACKAGES]
+            subprocess.run(pip, check=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise StartupError(f"could not install granian into {GRANIAN_VENV}: {exc}") from exc
+    return granian
+
+
+def _granian_argv(port: int) -> list[str]:
+    return [
+        *(str(ensure_granian_venv()), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)),
+        *("--workers", "1", "--runtime-threads", "1", "--loop", "uvloop", "--no-ws", "--no-access-log"),
+        *("--log-level", "warning", "--working-dir", str(BENCH_DIR), "reference_asgi:app"),
+    ]
 
 
 def gateway_config(work_dir: Path, port: int, upstream_port: int) -> dict[str, object]:
@@ -80,17 +130,20 @@ def start_gateway(work_dir: Path, upstream_port: int, cpu: int | None) -> Runnin
         probe_path="/api/health",
         cpu=cpu,
         log_path=work_dir / "gateway.log",
-        env=_python_env(),
+        env=_python_env(work_dir),
         timeout_s=30,
     )
     return Running(process, port, GATEWAY_PREFIX + CHAT_PATH)
 
 
 STARTERS: dict[str, Starter] = {
-    "ref-aiohttp": _reference("reference_proxy.py"),
-    "ref-httpx": _reference("reference_proxy_httpx.py"),
+    "ref-aiohttp": _reference("ref-aiohttp", "reference_proxy.py"),
+    "ref-httpx": _reference("ref-httpx", "reference_proxy_httpx.py"),
+    "ref-httpx2": _reference("ref-httpx2", "reference_proxy_httpx.py", "httpx2"),
+    "asgi-uvicorn": _asgi("asgi-uvicorn", _uvicorn_argv),
+    "asgi-granian": _asgi("asgi-granian", _granian_argv),
     "gateway": start_gateway,
 }
-REFERENCE = "ref-aiohttp"
 DIRECT = "direct"
-ALL_TARGETS = (DIRECT, REFERENCE, "ref-httpx", "gateway")
+ALL_TARGETS = (DIRECT, *STARTERS)
+DEFAULT_TARGETS = (DIRECT, "ref-aiohttp", "ref-httpx", "gateway")

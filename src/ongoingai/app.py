@@ -85,7 +85,8 @@ class Gateway:
             record = self._builder.build(exchange)
         except Exception:  # capture must never break the proxy: log with the correlation id, move on
             logger.exception(
-                "failed to build trace", extra={"correlation_id": exchange.correlation_id, "path": exchange.path}
+                "failed to build trace",
+                extra={"correlation_id": exchange.correlation_id, "path": exchange.path},
             )
             return
         if not self.sink.enqueue(record):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
-
 from tests.e2e import wire
 from tests.e2e.conftest import PROVIDER_KEY, GatewayFactory
 from tests.fakes.servers import free_port
@@ -53,10 +53,8 @@ def blackhole() -> Iterator[str]:
     for _ in range(4):
         s = socket.socket()
         s.setblocking(False)
-        try:
+        with contextlib.suppress(BlockingIOError):
             s.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
         fillers.append(s)
     yield f"http://127.0.0.1:{port}"
     for s in fillers:
@@ -84,7 +82,9 @@ def test_first_byte_timeout_is_504(start_gateway: GatewayFactory, fake: FakeUpst
     assert trace.metadata["failure_class"] == "first_byte_timeout"
 
 
-def test_idle_timeout_mid_stream_aborts_and_records(start_gateway: GatewayFactory, fake: FakeUpstream) -> None:
+def test_idle_timeout_mid_stream_aborts_and_records(
+    start_gateway: GatewayFactory, fake: FakeUpstream
+) -> None:
     gw = start_gateway(providers__openai__timeout={"idle": 0.3})
     fake.script(CHAT, Reply.sse(wire.chat_stream(["a", "b", "c"]), pause=1.0))
     with pytest.raises(httpx.RemoteProtocolError):  # noqa: SIM117
@@ -102,10 +102,10 @@ def test_idle_timeout_mid_stream_aborts_and_records(start_gateway: GatewayFactor
 def test_upstream_reset_mid_stream_is_recorded(gateway_and_fake: tuple[GatewayFactory, FakeUpstream]) -> None:
     start, fake = gateway_and_fake
     gw = start()
-    fake.script(CHAT, Reply.sse(wire.chat_stream(["a", "b", "c"]), reset_after=2))
-    stream = openai.OpenAI(base_url=gw.url + "/openai/v1", api_key=PROVIDER_KEY, max_retries=0).chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True
-    )
+    fake.script(CHAT, Reply.sse(wire.chat_stream(["a", "b", "c"]), reset_after=2, pause=0.05))
+    stream = openai.OpenAI(
+        base_url=gw.url + "/openai/v1", api_key=PROVIDER_KEY, max_retries=0
+    ).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True)
     with pytest.raises(openai.APIError):
         for _ in stream:
             pass
@@ -150,7 +150,9 @@ def test_oversized_chunked_body_is_413(start_gateway: GatewayFactory, fake: Fake
     assert fake.received == []
 
 
-def test_unknown_path_is_plain_404_and_untraced(gateway_and_fake: tuple[GatewayFactory, FakeUpstream]) -> None:
+def test_unknown_path_is_plain_404_and_untraced(
+    gateway_and_fake: tuple[GatewayFactory, FakeUpstream],
+) -> None:
     start, _ = gateway_and_fake
     gw = start()
     response = httpx.get(gw.url + "/nope")
@@ -163,5 +165,7 @@ def test_unknown_path_is_plain_404_and_untraced(gateway_and_fake: tuple[GatewayF
 
 
 @pytest.fixture
-def gateway_and_fake(start_gateway: GatewayFactory, fake: FakeUpstream) -> tuple[GatewayFactory, FakeUpstream]:
+def gateway_and_fake(
+    start_gateway: GatewayFactory, fake: FakeUpstream
+) -> tuple[GatewayFactory, FakeUpstream]:
     return start_gateway, fake

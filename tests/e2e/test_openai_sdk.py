@@ -7,7 +7,6 @@ import gzip
 import openai
 import orjson
 import pytest
-
 from tests.e2e import wire
 from tests.e2e.conftest import PROVIDER_KEY, RunningGateway
 from tests.fakes.upstream import FakeUpstream, Reply
@@ -85,7 +84,9 @@ def test_request_body_is_forwarded_byte_identical(gateway: RunningGateway, fake:
     assert response.headers["x-ongoingai-correlation-id"] == "client-req-42"
 
 
-def test_streaming_chat_passes_every_event_and_records_usage(gateway: RunningGateway, fake: FakeUpstream) -> None:
+def test_streaming_chat_passes_every_event_and_records_usage(
+    gateway: RunningGateway, fake: FakeUpstream
+) -> None:
     body = wire.chat_stream(["Hel", "lo", " there"])
     fake.script("/v1/chat/completions", Reply.sse(body, pause=0.02))
     stream = client(gateway).chat.completions.create(
@@ -145,7 +146,9 @@ def test_tool_call_completion(gateway: RunningGateway, fake: FakeUpstream) -> No
 
 def test_embeddings(gateway: RunningGateway, fake: FakeUpstream) -> None:
     fake.script("/v1/embeddings", Reply.json(wire.EMBEDDINGS))
-    result = client(gateway).embeddings.create(model="text-embedding-3-small", input="hello", encoding_format="float")
+    result = client(gateway).embeddings.create(
+        model="text-embedding-3-small", input="hello", encoding_format="float"
+    )
     assert len(result.data[0].embedding) == 3
     (trace,) = gateway.sink.wait_for(1)
     assert (trace.model, trace.input_tokens, trace.output_tokens, trace.total_tokens) == (
@@ -161,7 +164,12 @@ def test_responses_api(gateway: RunningGateway, fake: FakeUpstream) -> None:
     response = client(gateway).responses.create(model="gpt-4.1", input="Tell me a story")
     assert response.output_text == "In a peaceful grove."
     (trace,) = gateway.sink.wait_for(1)
-    assert (trace.model, trace.input_tokens, trace.output_tokens, trace.total_tokens) == ("gpt-4.1", 36, 87, 123)
+    assert (trace.model, trace.input_tokens, trace.output_tokens, trace.total_tokens) == (
+        "gpt-4.1",
+        36,
+        87,
+        123,
+    )
 
 
 def test_responses_api_streaming(gateway: RunningGateway, fake: FakeUpstream) -> None:
@@ -197,7 +205,9 @@ def test_upstream_errors_pass_through(
     assert "failure_class" not in trace.metadata
 
 
-def test_gzip_response_reaches_client_compressed_and_is_parsed(gateway: RunningGateway, fake: FakeUpstream) -> None:
+def test_gzip_response_reaches_client_compressed_and_is_parsed(
+    gateway: RunningGateway, fake: FakeUpstream
+) -> None:
     compressed = gzip.compress(wire.CHAT_COMPLETION)
     fake.script(
         "/v1/chat/completions",
@@ -218,13 +228,16 @@ def test_gzip_response_reaches_client_compressed_and_is_parsed(gateway: RunningG
     assert trace.total_tokens == 29
 
 
-def test_client_without_accept_encoding_gets_no_added_one(gateway: RunningGateway, fake: FakeUpstream) -> None:
+def test_client_without_accept_encoding_gets_no_added_one(
+    gateway: RunningGateway, fake: FakeUpstream
+) -> None:
     fake.script("/v1/chat/completions", Reply.json(wire.CHAT_COMPLETION))
     import socket
 
     with socket.create_connection(("127.0.0.1", int(gateway.url.rsplit(":", 1)[1]))) as s:
         s.sendall(
-            b"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+            b"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
         )
         while s.recv(65536):
             pass
@@ -238,7 +251,7 @@ def test_lineage_headers_are_forwarded_and_stored(gateway: RunningGateway, fake:
         model="gpt-4o",
         messages=[{"role": "user", "content": "x"}],
         extra_headers={
-            "X-OngoingAI-Trace-Group-ID": " group-1 ",
+            "X-OngoingAI-Trace-Group-ID": "group-1",
             "X-OngoingAI-Thread-ID": "thread-1",
             "X-OngoingAI-Run-ID": "run-1",
             "X-OngoingAI-Parent-Checkpoint-ID": "abc",

@@ -10,7 +10,6 @@ import httpx
 import openai
 import orjson
 import pytest
-
 from tests.e2e import wire
 from tests.e2e.conftest import ANTHROPIC_KEY, PROVIDER_KEY, GatewayFactory
 from tests.fakes.servers import free_port
@@ -45,7 +44,7 @@ def test_no_secret_in_records_or_logs(
             pass
     anthropic.Anthropic(
         base_url=gw.anthropic_base, api_key=ANTHROPIC_KEY, max_retries=0, default_headers=headers
-    ).messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    ).messages.create(model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
     response = httpx.post(
         dead.url + "/openai/v1/chat/completions",
         json={"model": "gpt-4o"},

@@ -77,7 +77,11 @@ def chat_stream(words: list[str], model: str = "gpt-4o-mini-2024-07-18") -> byte
     parts = [chunk({"role": "assistant", "content": "", "refusal": None})]
     parts += [chunk({"content": w}) for w in words]
     parts.append(chunk({}, finish="stop"))
-    parts.append(chunk({}, usage={"prompt_tokens": 12, "completion_tokens": len(words), "total_tokens": 12 + len(words)}))
+    parts.append(
+        chunk(
+            {}, usage={"prompt_tokens": 12, "completion_tokens": len(words), "total_tokens": 12 + len(words)}
+        )
+    )
     parts.append(b"data: [DONE]\n\n")
     return b"".join(parts)
 
@@ -181,11 +185,21 @@ ANTHROPIC_TOOL_USE = orjson.dumps(
         "model": "claude-3-5-haiku-20241022",
         "content": [
             {"type": "text", "text": "I'll check the weather."},
-            {"type": "tool_use", "id": "toolu_01A09q90qw90lq917835lq9", "name": "get_weather", "input": {"location": "Paris"}},
+            {
+                "type": "tool_use",
+                "id": "toolu_01A09q90qw90lq917835lq9",
+                "name": "get_weather",
+                "input": {"location": "Paris"},
+            },
         ],
         "stop_reason": "tool_use",
         "stop_sequence": None,
-        "usage": {"input_tokens": 420, "output_tokens": 55, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 0},
+        "usage": {
+            "input_tokens": 420,
+            "output_tokens": 55,
+            "cache_read_input_tokens": 100,
+            "cache_creation_input_tokens": 0,
+        },
     }
 )
 
@@ -211,18 +225,28 @@ def anthropic_stream(words: list[str]) -> bytes:
                 },
             },
         ),
-        event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
         event("ping", {"type": "ping"}),
     ]
     parts += [
-        event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}})
+        event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
+        )
         for w in words
     ]
     parts += [
         event("content_block_stop", {"type": "content_block_stop", "index": 0}),
         event(
             "message_delta",
-            {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 15}},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 15},
+            },
         ),
         event("message_stop", {"type": "message_stop"}),
     ]
@@ -230,9 +254,25 @@ def anthropic_stream(words: list[str]) -> bytes:
 
 
 OPENAI_RATE_LIMIT = orjson.dumps(
-    {"error": {"message": "Rate limit reached for gpt-4o", "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+    {
+        "error": {
+            "message": "Rate limit reached for gpt-4o",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
 )
 OPENAI_SERVER_ERROR = orjson.dumps(
-    {"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None}}
+    {
+        "error": {
+            "message": "The server had an error while processing your request.",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+    }
 )
-ANTHROPIC_OVERLOADED = orjson.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+ANTHROPIC_OVERLOADED = orjson.dumps(
+    {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+)

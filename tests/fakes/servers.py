@@ -32,6 +32,9 @@ class ServerThread:
             loop="asyncio",
             http="httptools",
             access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            date_header=False,
         )
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -25,7 +25,9 @@ def test_accepted_ids(headers: list[tuple[bytes, bytes]], expected: str) -> None
     assert correlation_id_from(headers) == expected
 
 
-@pytest.mark.parametrize("value", [b"", b"has space", b"semi;colon", b"\xc3\xa9"], ids=["empty", "space", "semicolon", "non-ascii"])
+@pytest.mark.parametrize(
+    "value", [b"", b"has space", b"semi;colon", b"\xc3\xa9"], ids=["empty", "space", "semicolon", "non-ascii"]
+)
 def test_unacceptable_ids_are_replaced(value: bytes) -> None:
     generated = correlation_id_from([(b"x-ongoingai-correlation-id", value)])
     assert re.fullmatch(r"corr-[0-9a-f]{32}", generated)

@@ -10,7 +10,14 @@ from ongoingai.providers.routes import build_routes, match_route, normalise_pref
 
 @pytest.mark.parametrize(
     ("raw", "normalised"),
-    [("/openai", "/openai"), ("openai", "/openai"), ("  /openai/ ", "/openai"), ("", "/"), ("///", "/"), ("/", "/")],
+    [
+        ("/openai", "/openai"),
+        ("openai", "/openai"),
+        ("  /openai/ ", "/openai"),
+        ("", "/"),
+        ("///", "/"),
+        ("/", "/"),
+    ],
     ids=["plain", "no-leading-slash", "spaces-trailing", "empty", "slashes", "root"],
 )
 def test_normalise_prefix(raw: str, normalised: str) -> None:
@@ -40,7 +47,12 @@ def settings(**providers: dict[str, str]) -> Settings:
     ("upstream", "path", "query", "url"),
     [
         ("https://api.openai.com", "/openai", "", "https://api.openai.com/"),
-        ("https://api.openai.com", "/openai/v1/chat/completions", "", "https://api.openai.com/v1/chat/completions"),
+        (
+            "https://api.openai.com",
+            "/openai/v1/chat/completions",
+            "",
+            "https://api.openai.com/v1/chat/completions",
+        ),
         ("https://h.example/base/", "/openai/v1/x", "a=1", "https://h.example/base/v1/x?a=1"),
         ("https://h.example/base?k=v", "/openai/v1/x", "a=1", "https://h.example/base/v1/x?k=v&a=1"),
         ("http://127.0.0.1:9000", "/openai/v1/a%2Fb", "", "http://127.0.0.1:9000/v1/a%2Fb"),
@@ -54,7 +66,10 @@ def test_upstream_url(upstream: str, path: str, query: str, url: str) -> None:
 
 def test_openai_is_tried_first_and_unmatched_paths_fall_through() -> None:
     routes = build_routes(
-        settings(openai={"upstream": "http://a", "prefix": "/"}, anthropic={"upstream": "http://b", "prefix": "/anthropic"})
+        settings(
+            openai={"upstream": "http://a", "prefix": "/"},
+            anthropic={"upstream": "http://b", "prefix": "/anthropic"},
+        )
     )
     route = match_route(routes, "/anthropic/v1/messages")
     assert route is not None and route.name == "openai"

@@ -5,7 +5,9 @@ from __future__ import annotations
 from ongoingai.proxy.headers import downstream_response_headers, upstream_request_headers
 
 
-def forward(raw: list[tuple[bytes, bytes]], client_ip: str = "10.0.0.9") -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+def forward(
+    raw: list[tuple[bytes, bytes]], client_ip: str = "10.0.0.9"
+) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
     return upstream_request_headers(
         raw, client_ip=client_ip, correlation_id="corr-1", gateway_header=b"x-custom-gateway-key"
     )
@@ -50,7 +52,11 @@ def test_credentials_pass_through_and_gateway_key_never_does() -> None:
 
 def test_forwarded_for_is_appended_and_correlation_replaced() -> None:
     out, _ = forward(
-        [(b"x-forwarded-for", b"1.1.1.1"), (b"x-forwarded-for", b"2.2.2.2"), (b"x-ongoingai-correlation-id", b"old")]
+        [
+            (b"x-forwarded-for", b"1.1.1.1"),
+            (b"x-forwarded-for", b"2.2.2.2"),
+            (b"x-ongoingai-correlation-id", b"old"),
+        ]
     )
     assert ("X-Forwarded-For", "1.1.1.1, 2.2.2.2, 10.0.0.9") in out
     assert [v for n, v in out if n.lower() == "x-ongoingai-correlation-id"] == ["corr-1"]

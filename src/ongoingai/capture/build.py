@@ -152,7 +152,11 @@ class TraceBuilder:
                 if value:
                     metadata[key] = value
         stored_request, stored_response = self._bodies_for_storage(
-            request_body, response_body, ex.request_truncated, ex.response_truncated or decoded_truncated, metadata
+            request_body,
+            response_body,
+            ex.request_truncated,
+            ex.response_truncated or decoded_truncated,
+            metadata,
         )
         return TraceRecord(
             id=trace_id,

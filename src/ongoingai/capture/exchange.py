@@ -35,6 +35,9 @@ class Exchange:
     ended_ns: int = 0
     failure_class: str = ""
     stream_incomplete: bool = False
+    # set just before the last byte goes out, so the disconnect watcher can tell a finished response
+    # (the server then reports the request as over) from a client that left
+    response_complete: bool = False
 
     def set_request_body(self, body: bytes) -> None:
         self.request_body = body

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 REDACTED = "[REDACTED]"
-BUILTIN_DENYLIST = frozenset({"authorization", "cookie", "set-cookie", "x-api-key", "x-ongoingai-gateway-key"})
+BUILTIN_DENYLIST = frozenset(
+    {"authorization", "cookie", "set-cookie", "x-api-key", "x-ongoingai-gateway-key"}
+)
 
 
 def canonical_name(name: str) -> str:

@@ -29,6 +29,8 @@ def run_serve(settings: Settings, config_path: str) -> int:
         access_log=False,
         # The proxy passes the upstream's own Server/Date headers through; adding ours would duplicate them.
         server_header=False,
+        # The peer address is the client: a client-sent X-Forwarded-For is appended to, never trusted.
+        proxy_headers=False,
         date_header=False,
         timeout_graceful_shutdown=5,
     )
@@ -41,8 +43,11 @@ def run_serve(settings: Settings, config_path: str) -> int:
             "port": settings.server.port,
             "storage_driver": settings.storage.driver,
             "providers": [
-                f"{name}:{getattr(settings.providers, name).prefix}->{getattr(settings.providers, name).upstream}"
-                for name in ("openai", "anthropic")
+                f"{name}:{cfg.prefix}->{cfg.upstream}"
+                for name, cfg in (
+                    ("openai", settings.providers.openai),
+                    ("anthropic", settings.providers.anthropic),
+                )
             ],
             "config_path": config_path,
             "auth_enabled": settings.auth.enabled,

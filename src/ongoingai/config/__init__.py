@@ -1,4 +1,7 @@
-"""Configuration: the key tree (model.py), loading from YAML + env (load.py), rules (validate.py)."""
+"""Configuration: key tree (model.py, settings.py), YAML + env loading (load.py, env.py), rules (validate.py).
+
+Entry points: `load_settings(path)`, then `validate_settings(settings)`; the CLI wraps both (cli/loading.py).
+"""
 
 from ongoingai.config.errors import ConfigError, ConfigInvalidError, ConfigLoadError
 from ongoingai.config.load import DEFAULT_CONFIG_PATH, load_settings

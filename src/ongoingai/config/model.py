@@ -7,7 +7,19 @@ and DEVIATIONS.md exactly, so a config written for the original gateway loads he
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    Strict,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
 
 DEFAULT_BODY_MAX_SIZE = 1_048_576
 DEFAULT_HEADER_DENYLIST = ("authorization", "cookie", "set-cookie", "x-api-key", "x-ongoingai-gateway-key")
@@ -25,21 +37,40 @@ DEFAULT_KEY_DENYLIST = (
 )
 
 
-class Section(BaseModel):
-    """Base for every config section: unknown keys are an error, values never change after load."""
+# The loader reads YAML 1.2 booleans only (`mode: off` is the text "off", as in the original's yaml.v3);
+# like yaml.v3, a key whose type is bool still accepts the YAML 1.1 words.
+_YAML11_BOOL_WORDS = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF"), False),
+}
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def _yaml11_bool(value: object) -> object:
+    return _YAML11_BOOL_WORDS.get(value, value) if isinstance(value, str) else value
+
+
+YamlBool = Annotated[bool, Strict(), BeforeValidator(_yaml11_bool)]
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are an error, values never change after load.
+
+    Numbers and booleans are strict (`port: "80"` and `capture_bodies: 1` are type errors, as in the
+    original's YAML decoder); a number written where text is expected (`org_id: 42`) is text.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class ServerSettings(Section):
     host: str = "0.0.0.0"  # noqa: S104 - listening on all interfaces is the documented default
-    port: int = 8080
-    max_request_body_bytes: int = 33_554_432
+    port: StrictInt = 8080
+    max_request_body_bytes: StrictInt = 33_554_432
 
 
 class PoolSettings(Section):
-    min_size: int = 2
-    max_size: int = 20
+    min_size: StrictInt = 2
+    max_size: StrictInt = 20
 
 
 class StorageSettings(Section):
@@ -48,13 +79,19 @@ class StorageSettings(Section):
     dsn: SecretStr = SecretStr("")
     pool: PoolSettings = PoolSettings()
 
+    @field_validator("driver")
+    @classmethod
+    def _trim_driver(cls, value: str) -> str:
+        # The original switches on the trimmed driver; consumers compare it verbatim.
+        return value.strip()
+
 
 class TimeoutSettings(Section):
     """Upstream timeouts in seconds (DEVIATIONS.md): long reasoning calls must survive."""
 
-    connect: float = 10.0
-    first_byte: float = 600.0
-    idle: float = 300.0
+    connect: StrictFloat = 10.0
+    first_byte: StrictFloat = 600.0
+    idle: StrictFloat = 300.0
 
 
 class ProviderSettings(Section):
@@ -63,25 +100,37 @@ class ProviderSettings(Section):
     timeout: TimeoutSettings = TimeoutSettings()
 
 
+# One class per provider so that a YAML section that sets only `prefix` keeps that provider's default
+# upstream (the original decodes YAML onto its defaults field by field).
+class OpenAISettings(ProviderSettings):
+    upstream: str = "https://api.openai.com"
+    prefix: str = "/openai"
+
+
+class AnthropicSettings(ProviderSettings):
+    upstream: str = "https://api.anthropic.com"
+    prefix: str = "/anthropic"
+
+
 class ProvidersSettings(Section):
-    openai: ProviderSettings = ProviderSettings(upstream="https://api.openai.com", prefix="/openai")
-    anthropic: ProviderSettings = ProviderSettings(upstream="https://api.anthropic.com", prefix="/anthropic")
+    openai: OpenAISettings = OpenAISettings()
+    anthropic: AnthropicSettings = AnthropicSettings()
 
 
 class WriterSettings(Section):
-    queue_capacity: int = 1024
-    batch_size: int = 64
-    flush_interval_ms: int = 200
+    queue_capacity: StrictInt = 1024
+    batch_size: StrictInt = 64
+    flush_interval_ms: StrictInt = 200
 
 
 class SpillSettings(Section):
-    path: str = ""  # empty → "<dir of storage.path or ./data>/spill"
-    max_bytes: int = 268_435_456
+    path: str = ""  # empty → `<dir of storage.path or ./data>/spill`: sink.default_spill_path(settings)
+    max_bytes: StrictInt = 268_435_456
 
 
 class TracingSettings(Section):
-    capture_bodies: bool = False
-    body_max_size: int = DEFAULT_BODY_MAX_SIZE
+    capture_bodies: YamlBool = False
+    body_max_size: StrictInt = DEFAULT_BODY_MAX_SIZE
     writer: WriterSettings = WriterSettings()
     spill: SpillSettings = SpillSettings()
 
@@ -92,17 +141,17 @@ class TracingSettings(Section):
 
 
 class OtelSettings(Section):
-    enabled: bool = False
+    enabled: YamlBool = False
     endpoint: str = "localhost:4318"
-    insecure: bool = True
+    insecure: YamlBool = True
     service_name: str = "ongoingai-gateway"
-    traces_enabled: bool = True
-    metrics_enabled: bool = True
-    prometheus_enabled: bool = False
+    traces_enabled: YamlBool = True
+    metrics_enabled: YamlBool = True
+    prometheus_enabled: YamlBool = False
     prometheus_path: str = "/metrics"
-    sampling_ratio: float = 1.0
-    export_timeout_ms: int = 3000
-    metric_export_interval_ms: int = 10000
+    sampling_ratio: StrictFloat = 1.0
+    export_timeout_ms: StrictInt = 3000
+    metric_export_interval_ms: StrictInt = 10000
 
 
 class ObservabilitySettings(Section):
@@ -124,18 +173,18 @@ class PiiScope(Section):
 
 
 class PiiStages(Section):
-    request_headers: bool = True
-    request_body: bool = True
-    response_headers: bool = True
-    response_body: bool = True
+    request_headers: YamlBool = True
+    request_body: YamlBool = True
+    response_headers: YamlBool = True
+    response_body: YamlBool = True
 
 
 class PiiDetectors(Section):
-    email: bool = True
-    phone: bool = True
-    ssn: bool = True
-    token_like: bool = True
-    payment_card: bool = True
+    email: YamlBool = True
+    phone: YamlBool = True
+    ssn: YamlBool = True
+    token_like: YamlBool = True
+    payment_card: YamlBool = True
     phone_region: str = "US"
 
 
@@ -179,12 +228,12 @@ class GatewayKeyConfig(Section):
 
 
 class AuthCacheSettings(Section):
-    refresh_interval_s: float = 30.0
-    max_staleness_s: float = 60.0
+    refresh_interval_s: StrictFloat = 30.0
+    max_staleness_s: StrictFloat = 60.0
 
 
 class AuthSettings(Section):
-    enabled: bool = False
+    enabled: YamlBool = False
     header: str = "X-OngoingAI-Gateway-Key"
     key_store: str = "config"
     cache: AuthCacheSettings = AuthCacheSettings()
@@ -192,10 +241,9 @@ class AuthSettings(Section):
 
 
 class LimitRule(Section):
-    requests_per_minute: int = 0
-    max_tokens_per_day: int = 0
-    max_cost_usd_per_day: float = 0.0
-    max_concurrent_requests: int = 0
+    requests_per_minute: StrictInt = 0
+    max_tokens_per_day: StrictInt = 0
+    max_cost_usd_per_day: StrictFloat = 0.0
 
 
 class LimitsSettings(Section):
@@ -208,11 +256,11 @@ class LimitsSettings(Section):
 class PriceOverride(Section):
     """USD per 1M tokens; fields left out fall back to the input/output rate as the price table does."""
 
-    input: float
-    output: float
-    cached_input: float | None = None
-    cache_write: float | None = None
-    reasoning: float | None = None
+    input: StrictFloat
+    output: StrictFloat
+    cached_input: StrictFloat | None = None
+    cache_write: StrictFloat | None = None
+    reasoning: StrictFloat | None = None
 
 
 class PricingSettings(Section):

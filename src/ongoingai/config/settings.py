@@ -46,3 +46,11 @@ class Settings(BaseSettings):
         # The generic env/dotenv sources are replaced by the spec's explicit env table (load.py):
         # spec env names follow no nesting convention, and unknown env vars must not leak in.
         return (init_settings,)
+
+    @property
+    def effective_pii_mode(self) -> str:
+        """`pii.mode` trimmed and lower-cased; empty → `redact_storage` if bodies are captured, else `off`."""
+        mode = self.pii.mode.strip().lower()
+        if mode:
+            return mode
+        return "redact_storage" if self.tracing.capture_bodies else "off"

@@ -143,8 +143,9 @@ class ProxyHandler:
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
-            gone.set()
-            task.cancel()
+            if not tap.response_complete:
+                gone.set()
+                task.cancel()
 
         watcher = asyncio.get_running_loop().create_task(watch())
         try:
@@ -163,7 +164,9 @@ class ProxyHandler:
         tap.fail("client_disconnect", incomplete=True)
         logger.info("client disconnected before the response completed", extra={"path": tap.path})
 
-    async def _exchange(self, scope: Scope, send: Send, route: ProviderRoute, tap: Exchange, body: bytes) -> None:
+    async def _exchange(
+        self, scope: Scope, send: Send, route: ProviderRoute, tap: Exchange, body: bytes
+    ) -> None:
         client = scope.get("client")
         up_headers, skip = upstream_request_headers(
             tap.request_headers,
@@ -176,9 +179,7 @@ class ProxyHandler:
         timeout = route.timeout
         try:
             async with asyncio.timeout(timeout.first_byte) as deadline:
-                response = await self._upstream.open(
-                    tap.method, url, up_headers, skip, body, timeout.connect
-                )
+                response = await self._upstream.open(tap.method, url, up_headers, skip, body, timeout.connect)
                 try:
                     await self._relay(send, response, tap, deadline, loop, timeout.idle)
                 finally:
@@ -219,6 +220,7 @@ class ProxyHandler:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             tap.on_chunk(chunk)
             deadline.reschedule(loop.time() + idle)
+        tap.response_complete = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _fail_before_headers(
@@ -230,7 +232,10 @@ class ProxyHandler:
         )
         tap.on_response_start(exc.status, [], streaming=False)
         tap.fail(exc.failure_class, incomplete=False)
-        await send_plain(send, exc.status, exc.message, [(b"x-ongoingai-correlation-id", tap.correlation_id.encode())])
+        tap.response_complete = True
+        await send_plain(
+            send, exc.status, exc.message, [(b"x-ongoingai-correlation-id", tap.correlation_id.encode())]
+        )
 
     def _abort(self, tap: Exchange, failure_class: str) -> None:
         tap.fail(failure_class, incomplete=True)

@@ -54,7 +54,9 @@ def upstream_request_headers(
         if name in drop:
             continue
         if name == b"x-forwarded-for":
-            forwarded_for = f"{forwarded_for}, {value.decode('latin-1')}" if forwarded_for else value.decode("latin-1")
+            forwarded_for = (
+                f"{forwarded_for}, {value.decode('latin-1')}" if forwarded_for else value.decode("latin-1")
+            )
             continue
         present.add(name)
         out.append((name.decode("latin-1"), value.decode("latin-1")))

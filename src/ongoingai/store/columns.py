@@ -8,7 +8,7 @@ comparisons (traces-and-lineage.md §3). Postgres gets TIMESTAMPTZ and JSONB.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -43,10 +43,11 @@ def parse_stored_time(text: str) -> datetime:
         raise ValueError(f"unrecognised stored timestamp {text!r}")
     year, month, day, hour, minute, second, frac, zone = match.groups()
     micro = int((frac or "0")[:6].ljust(6, "0"))
-    parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro)
+    parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC)
     if zone is None or zone in ("Z", "z"):
-        return parsed.replace(tzinfo=UTC)
-    return datetime.fromisoformat(parsed.isoformat() + zone[:3] + ":" + zone[-2:]).astimezone(UTC)
+        return parsed
+    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
+    return parsed - offset if zone[0] == "+" else parsed + offset
 
 
 class UtcDateTime(TypeDecorator[datetime]):

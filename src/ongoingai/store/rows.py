@@ -1,4 +1,4 @@
-"""`TraceRecord` ↔ `traces` row, with the spec's write-side and read-side defaults (traces-and-lineage.md §1)."""
+"""`TraceRecord` ↔ `traces` row with the write-side and read-side defaults of traces-and-lineage.md §1."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _json_object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def record_from_row(row: Mapping[str, Any]) -> TraceRecord:
+def record_from_row(row: Mapping[Any, Any]) -> TraceRecord:
     """The stored row as a record; empty tenant → `default`, TTFT normalised on read."""
     ttft_ms, ttft_us = normalise_ttft(row["time_to_first_token_ms"] or 0, row["time_to_first_token_us"] or 0)
     timestamp: datetime = row["timestamp"] or datetime.min.replace(tzinfo=UTC)

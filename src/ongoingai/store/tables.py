@@ -68,8 +68,12 @@ INDEXES: tuple[sa.Index, ...] = (
     sa.Index("idx_traces_api_key_hash", traces.c.api_key_hash),
     sa.Index("idx_traces_gateway_key_id", traces.c.gateway_key_id),
     sa.Index("idx_traces_created_at_id", *_NEWEST_FIRST),
-    sa.Index("idx_traces_org_workspace_created_at_id", traces.c.org_id, traces.c.workspace_id, *_NEWEST_FIRST),
-    sa.Index("idx_traces_org_workspace_timestamp", traces.c.org_id, traces.c.workspace_id, traces.c.timestamp),
+    sa.Index(
+        "idx_traces_org_workspace_created_at_id", traces.c.org_id, traces.c.workspace_id, *_NEWEST_FIRST
+    ),
+    sa.Index(
+        "idx_traces_org_workspace_timestamp", traces.c.org_id, traces.c.workspace_id, traces.c.timestamp
+    ),
     sa.Index(
         "idx_traces_org_workspace_gateway_key_timestamp",
         traces.c.org_id,

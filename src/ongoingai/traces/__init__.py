@@ -1,4 +1,4 @@
-"""Trace data: the record every captured exchange becomes. Data only; imported by capture, sink, store, query."""
+"""Trace data: the record every captured exchange becomes. Data only, imported by capture, sink, store."""
 
 from ongoingai.traces.record import TraceRecord
 

@@ -1,0 +1,78 @@
+"""Redacting one body (privacy-and-policy.md §5): JSON walked, other UTF-8 text scanned, an SSE stream
+redacted event by event with its framing kept; anything else is an error, never a raw pass."""
+
+from __future__ import annotations
+
+from ongoingai.policy.codec import (
+    NOT_JSON,
+    BodyError,
+    NotJson,
+    decode_utf8,
+    dump_json,
+    encode_utf8,
+    parse_json,
+)
+from ongoingai.policy.jsonish import looks_like_json, redact_jsonish_fields
+from ongoingai.policy.placeholders import Placeholders
+from ongoingai.policy.result import Redaction, Tally
+from ongoingai.policy.rules import FieldRules
+from ongoingai.policy.sse import redact_sse
+from ongoingai.policy.text import TextRedactor
+from ongoingai.policy.walk import JsonRedactor
+
+
+class BodyRedactor:
+    def __init__(
+        self, text: TextRedactor, json: JsonRedactor, fields: FieldRules, placeholders: Placeholders
+    ) -> None:
+        self._text = text
+        self._json = json
+        self._fields = fields
+        self._placeholders = placeholders
+
+    def redact(
+        self,
+        body: bytes,
+        workspace_id: str,
+        *,
+        stream: bool = False,
+        truncated: bool = False,
+        require_json: bool = False,
+    ) -> Redaction:
+        if not body:
+            return Redaction(b"", truncated=truncated)
+        tally = Tally()
+        try:
+            text = decode_utf8(body, truncated)
+            if stream:
+                out = redact_sse(
+                    text,
+                    workspace_id,
+                    tally,
+                    json_redactor=self._json,
+                    text_redactor=self._text,
+                    plain=self._redact_plain,
+                )
+            else:
+                out = self._redact_document(text, workspace_id, tally, require_json)
+        except BodyError as exc:
+            return Redaction(b"", truncated=truncated, error=str(exc))
+        if out == text:
+            # Unchanged: the caller's exact bytes (less a cut character at the end of a truncated capture).
+            return Redaction(encode_utf8(text) if truncated else body, truncated=truncated)
+        return Redaction(encode_utf8(out), tally.frozen_counts(), tally.frozen_paths(), truncated)
+
+    def _redact_document(self, text: str, workspace_id: str, tally: Tally, require_json: bool) -> str:
+        try:
+            value = parse_json(text)
+        except NotJson:
+            if require_json:
+                raise BodyError(NOT_JSON) from None
+            return self._redact_plain(text, workspace_id, tally)
+        value, changed = self._json.redact(value, workspace_id, tally)
+        return dump_json(value) if changed else text
+
+    def _redact_plain(self, text: str, workspace_id: str, tally: Tally) -> str:
+        if looks_like_json(text):
+            text = redact_jsonish_fields(text, self._fields, self._placeholders, workspace_id, tally)
+        return self._text.redact(text, workspace_id, tally)

@@ -1,0 +1,163 @@
+"""Number-shaped detectors: phone numbers, US SSNs and payment cards.
+
+One cheap scan finds clusters of digits and separators; the precise patterns run only inside them.
+Precision is the point: token counts, timestamps, versions, dates and order ids must survive. Phone
+candidates are validated by `phonenumbers` (DEVIATIONS.md "Redaction details"); cards by IIN and Luhn.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+
+import phonenumbers
+
+_STRICT_GROUPING = phonenumbers.Leniency.STRICT_GROUPING
+
+# At least 7 digits (the shortest phone number) with at most two separator characters between digits.
+_CLUSTER = re.compile(r"[0-9](?:[ ().+\-]{0,2}[0-9]){6,}", re.ASCII)
+_SSN = re.compile(r"(?<![\w\-])(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w\-])", re.ASCII)
+_CARD = re.compile(
+    r"(?<![\w.,+\-/])"
+    r"(?:\d{13,19}"
+    r"|\d{4}(?P<a>[ \-])\d{4}(?P=a)\d{4}(?P=a)\d{1,4}(?P<tail>(?P=a)\d{1,3})?"
+    r"|\d{4}(?P<b>[ \-])\d{6}(?P=b)\d{4,5})"
+    r"(?![\w+\-/]|[.,]\d)",
+    re.ASCII,
+)
+# Groups of digits (or a parenthesised area code) joined by one separator. Possessive: a run of numbers
+# is one candidate, judged whole, which keeps number-dense text linear and lists of counts unmatched.
+_GROUP = r"(?:\(\d{1,5}\)|\d++)"
+_PHONE = re.compile(
+    rf"(?<![\w+.\-/(@#$%])(?:\+ ?)?{_GROUP}(?:(?:[ .\-]|(?<=\)) ?| ?(?=\()){_GROUP})*+(?![\w/@]|[.:]\d)",
+    re.ASCII,
+)
+# Space-free pieces of a rejected candidate that still look formatted (a `-`, `.` or parenthesis inside).
+_PIECE = re.compile(r"(?<!\S)\+?\(?\d[\d()]*[.\-)][\d().\-]*\d(?!\S)", re.ASCII)
+_NON_DIGIT = re.compile(r"\D", re.ASCII)
+_DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}(?!\d)", re.ASCII)
+_DIGITS = "0123456789"
+
+
+def enough_digits(text: str, least: int = 7) -> bool:
+    """At least `least` digits (the shortest phone number): most prose stops here, before any regex."""
+    total = 0
+    for d in _DIGITS:
+        total += text.count(d)
+        if total >= least:
+            return True
+    return False
+
+
+def number_windows(text: str) -> list[tuple[int, int, int]]:
+    """(pos, endpos, digits) around each digit cluster, with two characters of context each side."""
+    size = len(text)
+    return [
+        (max(0, m.start() - 2), min(size, m.end() + 2), len(_NON_DIGIT.sub("", m.group())))
+        for m in _CLUSTER.finditer(text)
+    ]
+
+
+def find_ssns(text: str, windows: list[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
+    for pos, endpos, digits in windows:
+        if digits < 9:
+            continue
+        for m in _SSN.finditer(text, pos, endpos):
+            yield m.span()
+
+
+def find_cards(text: str, windows: list[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
+    for pos, endpos, digits in windows:
+        if digits < 13:
+            continue
+        for m in _CARD.finditer(text, pos, endpos):
+            if is_card_number(_NON_DIGIT.sub("", m.group())):
+                yield m.span()
+            elif m.group("tail") and is_card_number(_NON_DIGIT.sub("", text[m.start() : m.start("tail")])):
+                yield m.start(), m.start("tail")  # a 16-digit card followed by a CVV or a count
+
+
+def find_phones(text: str, windows: list[tuple[int, int, int]], region: str) -> Iterator[tuple[int, int]]:
+    for pos, endpos, _ in windows:
+        for m in _PHONE.finditer(text, pos, endpos):
+            candidate = m.group()
+            if _is_phone(candidate, region):
+                yield m.span()
+            elif " " in candidate:
+                # `415-555-2671 415-555-2672`: a list of formatted numbers is judged number by number.
+                for piece in _PIECE.finditer(candidate):
+                    if _is_phone(piece.group(), region):
+                        yield m.start() + piece.start(), m.start() + piece.end()
+
+
+def _is_phone(candidate: str, region: str) -> bool:
+    digits = _NON_DIGIT.sub("", candidate)
+    if candidate.startswith("+"):
+        if not 8 <= len(digits) <= 15:
+            return False
+    elif not _plausible_national(candidate, digits):
+        return False
+    return _valid_phone(candidate, region)
+
+
+def _plausible_national(candidate: str, digits: str) -> bool:
+    if not 7 <= len(digits) <= 15:
+        return False
+    if candidate == digits:
+        return False  # a bare digit run is an id, a count or a timestamp as often as a phone number
+    if _DATE.match(candidate):
+        return False  # `2024-01-15` is a valid German number
+    if "." in candidate:
+        # `415.555.2671` yes; versions (`10.15.7`), IPs and mixed `22.04-1234567` no.
+        if any(sep in candidate for sep in " -()"):
+            return False
+        return all(len(group) >= 2 for group in candidate.split("."))
+    return True
+
+
+@functools.lru_cache(maxsize=8192)
+def _valid_phone(candidate: str, region: str) -> bool:
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return False
+    if not phonenumbers.is_valid_number(number):
+        return False
+    # Valid digits are not enough: `12 2024 2024 3` parses as a US number. The library's own grouping
+    # check (its formats and alternates per country) must accept the way the digits are grouped.
+    digits = _NON_DIGIT.sub("", candidate)
+    matches = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=_STRICT_GROUPING)
+    return any(_NON_DIGIT.sub("", match.raw_string) == digits for match in matches)
+
+
+def is_card_number(digits: str) -> bool:
+    """IIN range and length of a major scheme, then the Luhn checksum."""
+    return _known_iin(digits) and luhn_ok(digits)
+
+
+def _known_iin(d: str) -> bool:
+    n = len(d)
+    p2, p3, p4 = int(d[:2]), int(d[:3]), int(d[:4])
+    if d[0] == "4":  # Visa
+        return n in (13, 16, 19)
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:  # Mastercard
+        return n == 16
+    if p2 in (34, 37):  # American Express
+        return n == 15
+    if p2 in (36, 38, 39) or 300 <= p3 <= 305:  # Diners Club
+        return 14 <= n <= 19
+    if 3528 <= p4 <= 3589:  # JCB
+        return 16 <= n <= 19
+    # Discover, UnionPay, Maestro (60-69, 50, 56-58). Unix timestamps start with 1: never a card.
+    return (d[0] == "6" or p2 in (50, 56, 57, 58)) and 13 <= n <= 19
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0

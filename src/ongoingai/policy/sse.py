@@ -1,0 +1,154 @@
+"""Redacting a stored SSE response without breaking its framing (DEVIATIONS.md "Redaction details").
+
+Lines, separators and field prefixes are kept byte for byte; only `data:` payloads change. Text deltas
+(OpenAI chat `choices[].delta.content` and tool-call arguments, Responses API `*.delta` events, Anthropic
+`content_block_delta` `text` / `partial_json` / `thinking`) are joined per stream channel, so a secret
+split across events is still found; the rest of each event goes through the ordinary JSON walk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ongoingai.policy.codec import NotJson, dump_json, parse_json
+from ongoingai.policy.result import Tally
+from ongoingai.policy.rules import render_path
+from ongoingai.policy.text import TextRedactor
+from ongoingai.policy.walk import JsonRedactor
+
+PlainRedactor = Callable[[str, str, Tally], str]
+ChannelKey = tuple[Any, ...]
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+_RESPONSES_DELTAS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.refusal.delta",
+        "response.function_call_arguments.delta",
+        "response.reasoning_text.delta",
+        "response.reasoning_summary_text.delta",
+    }
+)
+
+
+class _Event:
+    __slots__ = ("changed", "line", "prefix", "value")
+
+    def __init__(self, line: int, prefix: str, value: Any) -> None:
+        self.line = line
+        self.prefix = prefix
+        self.value = value
+        self.changed = False
+
+
+class _Fragment:
+    __slots__ = ("container", "event", "field", "segments")
+
+    def __init__(
+        self, event: _Event, container: dict[str, Any], field: str, segments: tuple[Any, ...]
+    ) -> None:
+        self.event = event
+        self.container = container
+        self.field = field
+        self.segments = segments
+
+
+def redact_sse(
+    text: str,
+    workspace_id: str,
+    tally: Tally,
+    *,
+    json_redactor: JsonRedactor,
+    text_redactor: TextRedactor,
+    plain: PlainRedactor,
+) -> str:
+    """Raises BodyError for an event that cannot be inspected with certainty."""
+    parts = _LINE_BREAK.split(text)
+    events: list[_Event] = []
+    for i in range(0, len(parts), 2):
+        line = parts[i]
+        if line.startswith("data:"):
+            prefix = "data: " if line.startswith("data: ") else "data:"
+            payload = line[len(prefix) :]
+            try:
+                events.append(_Event(i, prefix, parse_json(payload)))
+            except NotJson:
+                parts[i] = prefix + plain(payload, workspace_id, tally)
+        elif line:
+            parts[i] = text_redactor.redact(line, workspace_id, tally)
+    skip = _redact_channels(events, workspace_id, tally, text_redactor)
+    for event in events:
+        event.value, changed = json_redactor.redact(event.value, workspace_id, tally, skip)
+        if changed or event.changed:
+            parts[event.line] = event.prefix + dump_json(event.value)
+    return "".join(parts)
+
+
+def _redact_channels(
+    events: list[_Event], workspace_id: str, tally: Tally, text_redactor: TextRedactor
+) -> frozenset[tuple[int, str | int]]:
+    channels: dict[ChannelKey, list[_Fragment]] = {}
+    for event in events:
+        for key, fragment in _fragments(event):
+            channels.setdefault(key, []).append(fragment)
+    skip: set[tuple[int, str | int]] = set()
+    for fragments in channels.values():
+        old = [f.container[f.field] for f in fragments]
+        new = text_redactor.redact_fragments(old, workspace_id, tally)
+        for fragment, before, after in zip(fragments, old, new, strict=True):
+            skip.add((id(fragment.container), fragment.field))
+            if after != before:
+                fragment.container[fragment.field] = after
+                fragment.event.changed = True
+                tally.add_path(render_path(fragment.segments))
+    return frozenset(skip)
+
+
+def _fragments(event: _Event) -> Iterator[tuple[ChannelKey, _Fragment]]:
+    obj = event.value
+    if not isinstance(obj, dict):
+        return
+    choices = obj.get("choices")
+    if isinstance(choices, list):
+        yield from _chat_fragments(event, choices)
+        return
+    kind = obj.get("type")
+    if kind in _RESPONSES_DELTAS and isinstance(obj.get("delta"), str):
+        ids = (_ident(obj.get("item_id")), _ident(obj.get("output_index")), _ident(obj.get("content_index")))
+        yield ("responses", kind, *ids), _Fragment(event, obj, "delta", ("delta",))
+    elif kind == "content_block_delta" and isinstance(obj.get("delta"), dict):
+        delta = obj["delta"]
+        for field in ("text", "partial_json", "thinking"):
+            if isinstance(delta.get(field), str):
+                yield (
+                    ("anthropic", _ident(obj.get("index")), field),
+                    _Fragment(event, delta, field, ("delta", field)),
+                )
+
+
+def _chat_fragments(event: _Event, choices: list[Any]) -> Iterator[tuple[ChannelKey, _Fragment]]:
+    for pos, choice in enumerate(choices):
+        if not isinstance(choice, dict):
+            continue
+        index = _ident(choice.get("index"), pos)
+        if isinstance(choice.get("text"), str):  # legacy completions
+            yield ("completion", index), _Fragment(event, choice, "text", ("choices", pos, "text"))
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            continue
+        for field in ("content", "refusal", "reasoning_content"):
+            if isinstance(delta.get(field), str):
+                chat_segments = ("choices", pos, "delta", field)
+                yield ("chat", index, field), _Fragment(event, delta, field, chat_segments)
+        calls = delta.get("tool_calls")
+        for call_pos, call in enumerate(calls if isinstance(calls, list) else ()):
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                key = ("tool_call", index, _ident(call.get("index"), call_pos))
+                call_segments = ("choices", pos, "delta", "tool_calls", call_pos, "function", "arguments")
+                yield key, _Fragment(event, function, "arguments", call_segments)
+
+
+def _ident(value: Any, default: Any = None) -> Any:
+    return value if isinstance(value, str | int) else default

@@ -1,0 +1,140 @@
+"""Trace list, detail and count queries: the read side shared by `api/` and the CLI (http-api.md §5–6).
+
+Queries take a typed `TraceFilter` (parsing and its 400 messages live in `api/params.py`) and an
+optional `TenantScope`: when set, only that org/workspace's traces are visible, and a trace of another
+tenant reads exactly like a missing one (auth-and-tenancy.md §8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ongoingai.query.cursor import Cursor, encode_cursor
+from ongoingai.store.columns import UtcDateTime
+from ongoingai.store.rows import record_from_row
+from ongoingai.store.tables import traces
+from ongoingai.traces import TraceRecord
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+# The list never reads bodies, headers or metadata: they are the bulk of a row and not in the summary.
+_SUMMARY_COLUMNS = [c for c in traces.c if c.name not in ("request_headers", "response_headers", "metadata")]
+_SUMMARY_COLUMNS = [c for c in _SUMMARY_COLUMNS if c.name not in ("request_body", "response_body")]
+_OMITTED = {"request_headers": None, "response_headers": None, "metadata": None}
+_OMITTED |= {"request_body": None, "response_body": None}
+
+
+@dataclass(frozen=True, slots=True)
+class TenantScope:
+    """The caller's tenant; `None` in a filter means unscoped (auth off)."""
+
+    org_id: str
+    workspace_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFilter:
+    """Every `/api/traces` filter, already validated. Empty strings and zeros mean "no filter"."""
+
+    limit: int = DEFAULT_LIMIT
+    status: int | None = None
+    min_tokens: int = 0
+    max_tokens: int = 0
+    since: datetime | None = None  # `from`, inclusive, on `timestamp`
+    until: datetime | None = None  # `to`, inclusive, on `timestamp`
+    provider: str = ""
+    model: str = ""
+    api_key_hash: str = ""
+    trace_group_id: str = ""
+    thread_id: str = ""
+    run_id: str = ""
+    cursor: Cursor | None = None
+    scope: TenantScope | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TracePage:
+    """Summary records (no bodies, headers or metadata), newest first, and the cursor of the next page."""
+
+    items: list[TraceRecord]
+    next_cursor: str | None = None
+
+
+def _conditions(f: TraceFilter) -> list[sa.ColumnElement[bool]]:
+    c = traces.c
+    out: list[sa.ColumnElement[bool]] = []
+    equals = {
+        c.provider: f.provider,
+        c.model: f.model,
+        c.api_key_hash: f.api_key_hash,
+        c.trace_group_id: f.trace_group_id,
+        c.lineage_thread_id: f.thread_id,
+        c.lineage_run_id: f.run_id,
+    }
+    out.extend(column == value for column, value in equals.items() if value)
+    if f.status is not None:
+        out.append(c.response_status == f.status)
+    if f.min_tokens > 0:
+        out.append(c.total_tokens >= f.min_tokens)
+    if f.max_tokens > 0:
+        out.append(c.total_tokens <= f.max_tokens)
+    if f.since is not None:
+        out.append(c.timestamp >= f.since)
+    if f.until is not None:
+        out.append(c.timestamp <= f.until)
+    if f.scope is not None:
+        out.extend([c.org_id == f.scope.org_id, c.workspace_id == f.scope.workspace_id])
+    if f.cursor is not None:
+        # Row-value comparison: one index range scan on (created_at DESC, id DESC) on both backends.
+        after = sa.tuple_(sa.literal(f.cursor.created_at, UtcDateTime()), sa.literal(f.cursor.id, sa.Text()))
+        out.append(sa.tuple_(c.created_at, c.id) < after)
+    return out
+
+
+async def list_traces(conn: AsyncConnection, f: TraceFilter) -> TracePage:
+    """One page of trace summaries matching `f`, ordered `created_at` DESC, `id` DESC.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the store failed (the API answers `500 failed to query traces`).
+    """
+    query = (
+        sa.select(*_SUMMARY_COLUMNS)
+        .where(*_conditions(f))
+        .order_by(traces.c.created_at.desc(), traces.c.id.desc())
+        .limit(f.limit + 1)
+    )
+    rows = (await conn.execute(query)).mappings().all()
+    items = [record_from_row({**_OMITTED, **row}) for row in rows[: f.limit]]
+    if len(rows) <= f.limit or not items:
+        return TracePage(items)
+    last = items[-1]
+    return TracePage(items, encode_cursor(Cursor(last.created_at or last.timestamp, last.id)))
+
+
+async def get_trace(
+    conn: AsyncConnection, trace_id: str, scope: TenantScope | None = None
+) -> TraceRecord | None:
+    """The full trace, or None when it does not exist or belongs to another tenant than `scope`.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the store failed (the API answers `500 failed to read trace`).
+    """
+    row = (await conn.execute(sa.select(traces).where(traces.c.id == trace_id))).mappings().first()
+    if row is None:
+        return None
+    record = record_from_row(row)
+    if scope is not None and (record.org_id, record.workspace_id) != (scope.org_id, scope.workspace_id):
+        return None
+    return record
+
+
+async def count_traces(conn: AsyncConnection) -> int:
+    """All traces, unscoped (`/api/health` `trace_count`)."""
+    count: Any = await conn.scalar(sa.select(sa.func.count()).select_from(traces))
+    return int(count or 0)

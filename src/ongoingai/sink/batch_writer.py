@@ -1,0 +1,281 @@
+"""`BatchWriter`: the TraceSink behind the proxy. Bounded queue, one worker, batches, spill and replay.
+
+traces-and-lineage.md §4 as changed by DEVIATIONS.md: `enqueue` never blocks (full → False, counted);
+the worker writes batches of up to `batch_size`, each flushed at most `flush_interval_ms` after its
+first record arrived. When the store does not answer (connection, timeout, contention) the batch goes
+to the spill journal and, while the journal holds anything, so does every later batch, so order is
+kept; a replay task drains the journal in order once the store answers again (and at start, for what
+a previous run left). A trace is dropped (`write_dropped_total`) only when the journal is full or the
+store rejects the record itself (constraint, unknown), which a retry would not fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ongoingai.config import Settings
+from ongoingai.sink.base import SinkDiagnostics, TraceWriter, WriteResultView
+from ongoingai.sink.diagnostics import PipelineCounters
+from ongoingai.sink.replay import Replayer
+from ongoingai.sink.spill import SpillJournal
+from ongoingai.traces import TraceRecord
+
+logger = logging.getLogger(__name__)
+
+# The store's transient classes (store/errors.py): the store is not answering, the record is fine.
+SPILLABLE_CLASSES = frozenset({"connection", "timeout", "contention"})
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_spill_path(settings: Settings) -> Path:
+    """`tracing.spill.path`, else `<dir of storage.path or ./data>/spill` (DEVIATIONS.md)."""
+    if settings.tracing.spill.path:
+        return Path(settings.tracing.spill.path)
+    if settings.storage.driver == "sqlite" and settings.storage.path:
+        return Path(settings.storage.path).parent / "spill"
+    return Path("data") / "spill"
+
+
+class BatchWriter:
+    """Implements `TraceSink`. Call `start()` inside the running loop and `shutdown(timeout)` at the end."""
+
+    def __init__(
+        self,
+        store: TraceWriter | None,
+        *,
+        store_driver: str,
+        journal: SpillJournal | None = None,
+        queue_capacity: int = 1024,
+        batch_size: int = 64,
+        flush_interval_ms: int = 200,
+        retry_initial_s: float = 0.05,
+        retry_max_s: float = 2.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.capacity = queue_capacity if queue_capacity > 0 else 256
+        self.batch_size = max(batch_size, 1)
+        self.flush_interval_s = max(flush_interval_ms, 1) / 1000
+        self.store_driver = store_driver
+        self.counters = PipelineCounters()
+        self._store = store
+        self._journal = journal
+        self._clock = clock
+        self._queue: asyncio.Queue[TraceRecord | None] = asyncio.Queue(maxsize=self.capacity + 1)
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: list[TraceRecord] | None = None
+        self._retry = (retry_initial_s, retry_max_s)
+        self._replayer: Replayer | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: TraceWriter | None = None) -> BatchWriter:
+        """The writer `serve` runs: sizes from `tracing.writer.*`, journal from `tracing.spill.*`.
+
+        The store may instead be given to `start()`; records enqueued before then wait in the queue.
+        """
+        w = settings.tracing.writer
+        journal = SpillJournal(default_spill_path(settings), settings.tracing.spill.max_bytes)
+        return cls(
+            store,
+            store_driver=settings.storage.driver,
+            journal=journal,
+            queue_capacity=w.queue_capacity,
+            batch_size=w.batch_size,
+            flush_interval_ms=w.flush_interval_ms,
+        )
+
+    async def start(self, store: TraceWriter | None = None) -> None:
+        """Open the journal (replaying what a previous run left) and start the worker.
+
+        Raises:
+            ValueError: no store was given here or to the constructor.
+        """
+        self._store = store or self._store
+        if self._store is None:
+            raise ValueError("BatchWriter.start needs a trace store")
+        if self._journal is not None:
+            self._replayer = Replayer(self._store, self._journal, self.counters, self._drop, *self._retry)
+            await asyncio.to_thread(self._journal.open)
+            if self._journal.depth and self._replayer is not None:
+                logger.info(
+                    "replaying spilled traces from a previous run", extra={"count": self._journal.depth}
+                )
+                self._replayer.wake()
+        self._task = asyncio.create_task(self._run(), name="ongoingai-trace-writer")
+
+    def enqueue(self, record: TraceRecord) -> bool:
+        if self._closing or self._queue.qsize() >= self.capacity:
+            self.counters.enqueue_dropped_total += 1
+            self.counters.last_enqueue_drop_at = self._clock()
+            self.counters.high_watermark = self.capacity
+            return False
+        self._queue.put_nowait(record)
+        self.counters.enqueue_accepted_total += 1
+        self.counters.high_watermark = max(self.counters.high_watermark, self._queue.qsize())
+        return True
+
+    def diagnostics(self) -> SinkDiagnostics:
+        journal = self._journal
+        return self.counters.snapshot(
+            capacity=self.capacity,
+            depth=min(self._queue.qsize(), self.capacity),
+            journal_depth=journal.depth if journal else 0,
+            journal_bytes=journal.size_bytes if journal else 0,
+            store_driver=self.store_driver,
+        )
+
+    async def _run(self) -> None:
+        while True:
+            batch, stop = await self._collect()
+            if batch:
+                try:
+                    await self._process(batch)
+                except Exception as exc:  # the worker must survive anything; the batch is counted lost
+                    self._inflight = None
+                    self._drop(batch, "write_batch", "unknown", type(exc).__name__)
+                    logger.exception("trace writer failed on a batch")
+            if stop:
+                return
+
+    async def _collect(self) -> tuple[list[TraceRecord], bool]:
+        """Wait for a first record, then gather up to `batch_size` until the flush deadline."""
+        if self._closing and self._queue.empty():
+            return [], True
+        first = await self._queue.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        self._inflight = batch  # journalled, not lost, if shutdown times out while we gather
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.flush_interval_s
+        while len(batch) < self.batch_size:
+            if self._queue.empty() and self._closing:
+                return batch, True
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), deadline - loop.time())
+                except TimeoutError:
+                    break
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    async def _process(self, batch: list[TraceRecord]) -> None:
+        if self._replayer is not None and self._replayer.backlog():
+            await self._spill(batch, "write_batch", "connection")  # keep order behind the backlog
+            return
+        if self._store is None:  # start() refuses to run without one
+            raise RuntimeError("BatchWriter has no store")
+        self._inflight = batch
+        result = await self._store.write_batch(batch)
+        self._inflight = None
+        await self._account(result, len(batch))
+
+    async def _account(self, result: WriteResultView, batch_size: int) -> None:
+        for failure in result.failures:
+            self.counters.failures_by_class[failure.error_class] += len(failure.records)
+            if failure.error_class in SPILLABLE_CLASSES and self._journal is not None:
+                await self._spill(list(failure.records), failure.operation, failure.error_class)
+            else:
+                self._drop(
+                    failure.records, failure.operation, failure.error_class, failure.error_kind, batch_size
+                )
+
+    async def _spill(self, records: list[TraceRecord], operation: str, error_class: str) -> bool:
+        journal = self._journal
+        if journal is None:
+            self._drop(records, operation, error_class, "NoSpillJournal")
+            return False
+        try:
+            stored = await asyncio.to_thread(journal.append, records)
+        except (OSError, TypeError, ValueError) as exc:
+            logger.exception("spill journal append failed")
+            self._drop(records, "spill_journal", error_class, type(exc).__name__)
+            return False
+        if not stored:
+            self._drop(records, "spill_journal", error_class, "SpillJournalFull")
+            return False
+        self.counters.spilled_total += len(records)
+        if self._replayer is not None:
+            self._replayer.on_spilled(operation, error_class, len(records))
+        return True
+
+    def _drop(
+        self,
+        records: Sequence[TraceRecord],
+        operation: str,
+        error_class: str,
+        error_kind: str,
+        batch_size: int | None = None,
+    ) -> None:
+        self.counters.write_dropped_total += len(records)
+        self.counters.last_write_drop_at = self._clock()
+        self.counters.last_write_drop_operation = operation
+        logger.error(
+            "trace persistence failed; dropped trace records",
+            extra={
+                "operation": operation,
+                "batch_size": batch_size if batch_size is not None else len(records),
+                "failed_count": len(records),
+                "error_class": error_class,
+                "error_kind": error_kind,
+            },
+        )
+
+    async def shutdown(self, timeout: float) -> None:
+        """Refuse new records, drain the queue within `timeout` s; what is left goes to the journal."""
+        if self._closing:
+            return
+        self._closing = True
+        started = time.monotonic()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
+        try:
+            async with asyncio.timeout(timeout):
+                if self._task is not None:
+                    await asyncio.shield(self._task)
+                if self._replayer is not None:
+                    await self._replayer.finish()
+        except TimeoutError:
+            await self._abandon(timeout)
+            return
+        logger.info(
+            "flushed pending traces before shutdown",
+            extra={"duration_ms": int((time.monotonic() - started) * 1000)},
+        )
+
+    async def _abandon(self, timeout: float) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._replayer is not None:
+            await self._replayer.cancel()
+        left = [*(self._inflight or []), *self._drain_queue()]
+        self._inflight = None
+        if left:
+            await self._spill(left, "shutdown", "timeout")
+        logger.error(
+            "failed to flush pending traces before shutdown",
+            extra={"error": "timeout", "timeout": timeout, "journalled": len(left)},
+        )
+
+    def _drain_queue(self) -> list[TraceRecord]:
+        out: list[TraceRecord] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                out.append(item)
+        return out

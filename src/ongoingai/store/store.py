@@ -1,0 +1,111 @@
+"""`SqlTraceStore`: the trace store on SQLite or Postgres, and `open_trace_store(settings)` that opens it.
+
+The store owns the engine, the single-writer rule on SQLite, migrations and connectivity checks.
+Reads go through `query/` with a connection from `store.connect()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+
+from alembic.util import CommandError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ongoingai.config import Settings
+from ongoingai.store import migrate as migrations
+from ongoingai.store.engine import CONNECT_TIMEOUT_S, create_engine_for, warm_pool
+from ongoingai.store.errors import StoreUnavailable
+from ongoingai.store.writes import DRIVER_ERRORS, WriteResult, write_records
+from ongoingai.traces import TraceRecord
+
+logger = logging.getLogger(__name__)
+
+
+class SqlTraceStore:
+    """The `traces` table behind one engine. Build it with `open_trace_store`."""
+
+    def __init__(self, engine: AsyncEngine, driver: str, path: str | None = None) -> None:
+        self.engine = engine
+        self.driver = driver
+        self.path = path
+        # SQLite allows one writer at a time: serialise ours, retry against other processes.
+        self._write_lock = asyncio.Lock() if driver == "sqlite" else None
+
+    async def write_batch(self, records: Sequence[TraceRecord], *, idempotent: bool = False) -> WriteResult:
+        """Insert records (traces-and-lineage.md §4 "Write"); failures come back classified, not raised.
+
+        `idempotent=True` skips records whose id is already stored (used when replaying the spill journal).
+        """
+        if self._write_lock is None:
+            return await write_records(self.engine, records, idempotent=idempotent)
+        async with self._write_lock:
+            return await write_records(self.engine, records, idempotent=idempotent)
+
+    def connect(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A read connection for `query/` functions."""
+        return self.engine.connect()
+
+    async def ping(self) -> None:
+        """Raises:
+        StoreUnavailable: the database did not answer `SELECT 1` within the connect timeout.
+        """
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (TimeoutError, *DRIVER_ERRORS) as exc:
+            raise StoreUnavailable(f"{self.driver} storage is unreachable: {type(exc).__name__}") from exc
+
+    async def migrate(self) -> None:
+        """Upgrade the schema to this build's head (serialised by an advisory lock on Postgres)."""
+        await migrations.upgrade(self.engine)
+
+    async def migration_status(self) -> migrations.MigrationState:
+        """`current`, `behind` (schema behind: needs `serve` to migrate) or `unknown` (a newer build ran)."""
+        return await migrations.migration_status(self.engine)
+
+    def db_size_bytes(self) -> int:
+        """Size of the SQLite file (0 on Postgres or when it cannot be read)."""
+        if self.path is None:
+            return 0
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_trace_store(settings: Settings, *, migrate: bool = True) -> SqlTraceStore:
+    """Open the configured store (`storage.driver`), check it answers, and migrate unless told not to.
+
+    `serve` calls it with `migrate=True`; read-only CLI commands pass `migrate=False` and ask
+    `migration_status()` to report `schema behind`.
+
+    Raises:
+        StoreUnavailable: the database cannot be opened, reached or migrated; the message says why.
+    """
+    driver = settings.storage.driver
+    try:
+        engine = create_engine_for(settings)
+    except (OSError, ValueError) as exc:
+        raise StoreUnavailable(f"open {driver} storage: {exc}") from exc
+    store = SqlTraceStore(engine, driver, settings.storage.path if driver == "sqlite" else None)
+    try:
+        if driver == "postgres":
+            async with asyncio.timeout(CONNECT_TIMEOUT_S * 2):
+                await warm_pool(engine, settings.storage.pool.min_size)
+        await store.ping()
+        if migrate:
+            await store.migrate()
+    except (TimeoutError, *DRIVER_ERRORS, CommandError, StoreUnavailable) as exc:
+        await store.close()
+        if isinstance(exc, StoreUnavailable):
+            raise
+        raise StoreUnavailable(f"open {driver} storage: {type(exc).__name__}: {exc}") from exc
+    return store

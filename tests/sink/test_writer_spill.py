@@ -1,0 +1,138 @@
+"""BatchWriter with a spill journal: outages lose nothing and keep order; drops only when it is full."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes.trace_records import make_record
+from tests.fakes.trace_stores import FailingStore, MemoryTraceStore
+
+from ongoingai.sink import BatchWriter, SpillJournal
+
+
+def spill_writer(store: Any, spill_dir: Path, max_bytes: int = 1 << 20, **kwargs: Any) -> BatchWriter:
+    return BatchWriter(
+        store,
+        store_driver="postgres",
+        journal=SpillJournal(spill_dir, max_bytes),
+        batch_size=4,
+        flush_interval_ms=5,
+        retry_initial_s=0.001,
+        retry_max_s=0.005,
+        **kwargs,
+    )
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait (bounded) until `condition()` holds; fails the test if it never does."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.001)
+
+
+def ids(*numbers: int) -> list[str]:
+    return [make_record(n).id for n in numbers]
+
+
+async def test_an_outage_spills_and_replays_in_order_with_no_loss(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FailingStore("connection")
+    writer = spill_writer(store, tmp_path)
+    await writer.start()
+    with caplog.at_level(logging.INFO, logger="ongoingai.sink"):
+        for n in range(1, 6):
+            writer.enqueue(make_record(n))
+        await eventually(lambda: writer.diagnostics()["spilled_total"] == 5)
+        for n in range(6, 9):
+            writer.enqueue(make_record(n))
+        await eventually(lambda: writer.diagnostics()["spilled_total"] == 8)
+
+        store.fail_with(None)
+        stored = await store.wait_for_count(8)
+        await writer.shutdown(5)
+
+    assert [r.id for r in stored] == ids(*range(1, 9))
+    d = writer.diagnostics()
+    assert (d["write_dropped_total"], d["spilled_total"], d["replayed_total"]) == (0, 8, 8)
+    assert (d["spill_journal_depth"], d["spill_journal_bytes"]) == (0, 0)
+    assert d["write_failures_by_class"]["connection"] >= 4
+    messages = [r.getMessage() for r in caplog.records]
+    assert "trace store unavailable; spilling trace records to journal" in messages
+    assert "trace store answers again; spilled trace records replayed" in messages
+
+
+async def test_records_spilled_before_a_restart_are_replayed_at_start(tmp_path: Path) -> None:
+    down = spill_writer(FailingStore("timeout"), tmp_path)
+    await down.start()
+    for n in range(1, 4):
+        down.enqueue(make_record(n))
+    await down.shutdown(5)
+    assert down.diagnostics()["spill_journal_depth"] == 3
+
+    store = MemoryTraceStore()
+    up = spill_writer(store, tmp_path)
+    assert up.diagnostics()["spill_journal_depth"] == 0
+    await up.start()
+    up.enqueue(make_record(4))
+
+    assert [r.id for r in await store.wait_for_count(4)] == ids(1, 2, 3, 4)
+    await up.shutdown(5)
+    assert up.diagnostics()["replayed_total"] == 3
+    assert all(idempotent for _, idempotent in store.calls[:1])
+
+
+async def test_a_full_journal_drops_and_counts(tmp_path: Path) -> None:
+    writer = spill_writer(FailingStore("connection"), tmp_path, max_bytes=1)
+    await writer.start()
+    for n in range(1, 9):
+        writer.enqueue(make_record(n))
+
+    await writer.shutdown(5)
+
+    d = writer.diagnostics()
+    assert (d["write_dropped_total"], d["spilled_total"], d["total_dropped_total"]) == (8, 0, 8)
+    assert d["last_write_drop_operation"] == "spill_journal"
+
+
+async def test_a_shutdown_timeout_journals_what_is_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = MemoryTraceStore()
+    store.hold()
+    writer = spill_writer(store, tmp_path)
+    for n in range(1, 7):
+        writer.enqueue(make_record(n))
+    await writer.start()
+    await store.wait_for_calls(1)
+
+    with caplog.at_level(logging.ERROR, logger="ongoingai.sink.batch_writer"):
+        await writer.shutdown(0.01)
+
+    d = writer.diagnostics()
+    assert (d["spill_journal_depth"], d["write_dropped_total"]) == (6, 0)
+    [log] = [r for r in caplog.records if r.getMessage() == "failed to flush pending traces before shutdown"]
+    assert (log.__dict__["error"], log.__dict__["timeout"]) == ("timeout", 0.01)
+
+    later = MemoryTraceStore()
+    restarted = spill_writer(later, tmp_path)
+    await restarted.start()
+    assert [r.id for r in await later.wait_for_count(6)] == ids(1, 2, 3, 4, 5, 6)
+    await restarted.shutdown(5)
+
+
+async def test_shutdown_during_an_outage_journals_everything(tmp_path: Path) -> None:
+    writer = spill_writer(FailingStore("connection"), tmp_path)
+    await writer.start()
+    for n in range(1, 11):
+        writer.enqueue(make_record(n))
+
+    await writer.shutdown(5)
+
+    d = writer.diagnostics()
+    assert (d["spill_journal_depth"], d["spilled_total"], d["write_dropped_total"]) == (10, 10, 0)

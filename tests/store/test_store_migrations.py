@@ -1,0 +1,109 @@
+"""Migrations: an empty database and one at each earlier revision reach head, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from ongoingai.config import Settings
+from ongoingai.store import MigrationState, SqlTraceStore, open_trace_store
+from ongoingai.store import migrate as migrations
+from ongoingai.store.tables import metadata
+
+REVISIONS = [
+    rev.revision
+    for rev in reversed(list(ScriptDirectory.from_config(migrations.alembic_config()).walk_revisions()))
+]
+
+
+def _schema_diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    return list(compare_metadata(context, metadata))
+
+
+async def _insert_v1_row(store: SqlTraceStore) -> None:
+    meta = orjson.dumps({"lineage_thread_id": "thread-old", "lineage_run_id": ""}).decode()
+    postgres = store.driver == "postgres"
+    values = "now(), CAST(:meta AS JSONB)" if postgres else "'2024-01-01 00:00:00.000000+00:00', :meta"
+    sql = (
+        "INSERT INTO traces (id, provider, model, request_method, request_path, timestamp, metadata)"
+        f" VALUES ('old', 'openai', 'm', 'POST', '/openai/v1/x', {values})"
+    )
+    async with store.engine.begin() as conn:
+        await conn.execute(sa.text(sql), {"meta": meta})
+
+
+@pytest.fixture
+async def empty_store(empty_store_settings: Settings) -> Any:
+    store = await open_trace_store(empty_store_settings, migrate=False)
+    yield store
+    await store.close()
+
+
+def test_the_history_is_linear_and_has_several_revisions() -> None:
+    assert len(REVISIONS) >= 2
+    assert migrations.head_revisions() == {REVISIONS[-1]}
+
+
+async def test_an_empty_database_upgrades_to_head(empty_store: SqlTraceStore) -> None:
+    assert await empty_store.migration_status() is MigrationState.BEHIND
+
+    await empty_store.migrate()
+
+    assert await empty_store.migration_status() is MigrationState.CURRENT
+    async with empty_store.connect() as conn:
+        assert await conn.run_sync(_schema_diff) == []
+
+
+@pytest.mark.parametrize("start", REVISIONS[:-1])
+async def test_a_database_at_an_earlier_revision_upgrades_to_head(
+    empty_store: SqlTraceStore, start: str
+) -> None:
+    await migrations.upgrade(empty_store.engine, start)
+    assert await empty_store.migration_status() is MigrationState.BEHIND
+    await _insert_v1_row(empty_store)
+
+    await empty_store.migrate()
+
+    assert await empty_store.migration_status() is MigrationState.CURRENT
+    async with empty_store.connect() as conn:
+        assert await conn.run_sync(_schema_diff) == []
+        row = (await conn.execute(sa.text("SELECT lineage_thread_id, lineage_run_id FROM traces"))).one()
+    assert tuple(row) == ("thread-old", None)
+
+
+async def test_migrating_twice_changes_nothing(trace_store: SqlTraceStore) -> None:
+    await trace_store.migrate()
+
+    assert await trace_store.migration_status() is MigrationState.CURRENT
+
+
+async def test_an_unknown_revision_is_reported_as_unknown(trace_store: SqlTraceStore) -> None:
+    async with trace_store.engine.begin() as conn:
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+
+    assert await trace_store.migration_status() is MigrationState.UNKNOWN
+
+
+@pytest.mark.postgres
+async def test_instances_starting_together_migrate_one_after_another(
+    postgres_dsn: str, tmp_path: Any
+) -> None:
+    from tests.conftest import storage_settings
+
+    settings = storage_settings("postgres", tmp_path, postgres_dsn)
+
+    stores = await asyncio.gather(*(open_trace_store(settings) for _ in range(4)))
+
+    try:
+        assert [await s.migration_status() for s in stores] == [MigrationState.CURRENT] * 4
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
