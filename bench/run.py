@@ -211,20 +211,22 @@ def _ours(pid: int, nginx_pid: int) -> list[float]:
     return [procstat.cpu_seconds(pid), procstat.cpu_seconds(nginx_pid), _self_cpu_s()]
 
 
+def _spread(rates: Sequence[float]) -> float | None:
+    median = statistics.median(rates)
+    return 100 * (max(rates) - min(rates)) / median if len(rates) > 1 and median else None
+
+
 def combine(name: str, mode: str, concurrency: int, samples: Sequence[Sample]) -> report.Cell:
     rates = [s.requests_per_s for s in samples]
     cpu = [s.cpu_ms_per_request for s in samples if s.cpu_ms_per_request is not None]
     first_event = [ms for s in samples for ms in s.first_event_ms]
-    median_rate = statistics.median(rates)
     return report.Cell(
         target=name,
         mode=mode,
         concurrency=concurrency,
         requests=sum(s.requests for s in samples),
-        requests_per_s=median_rate,
-        spread_percent=100 * (max(rates) - min(rates)) / median_rate
-        if len(rates) > 1 and median_rate
-        else None,
+        requests_per_s=statistics.median(rates),
+        spread_percent=_spread(rates),
         p50_ms=statistics.median(s.p50_ms for s in samples),
         p99_ms=statistics.median(s.p99_ms for s in samples),
         cpu_ms_per_request=statistics.median(cpu) if cpu else None,
@@ -253,9 +255,8 @@ def start_target(
     first = targets.STARTERS[name](opts.run_dir, nginx_port, cpu)
     assert first.process is not None
     first.process.stop()
-    _remove_databases(
-        opts.run_dir
-    )  # the timed start creates and migrates its SQLite file, as a first start does
+    # The timed start creates and migrates its SQLite file, as a first start does.
+    _remove_databases(opts.run_dir)
     running = targets.STARTERS[name](opts.run_dir, nginx_port, cpu)
     try:
         check_answers(running)
@@ -271,7 +272,7 @@ class Bench:
 
     def __init__(
         self, opts: Options, nginx: ServerProcess, nginx_port: int, cpus: tuple[int | None, int | None]
-    ):
+    ) -> None:
         self.opts, self.nginx, self.nginx_port, self.cpus = opts, nginx, nginx_port, cpus
         self.running: dict[str, targets.Running] = {}
         self.failures: dict[str, str] = {}
@@ -297,6 +298,8 @@ class Bench:
             for concurrency in self.opts.concurrency:
                 for round_no in range(self.opts.rounds):
                     names = list(self.running)
+                    if not names:
+                        return
                     # Rotate the order every round so that no target always runs right after the same one.
                     for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
                         self._measure(name, mode, concurrency)

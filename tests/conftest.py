@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from tests.fakes.storage import storage_settings
 
 from ongoingai.config import Settings
 from ongoingai.store import SqlTraceStore, open_trace_store
@@ -64,7 +65,8 @@ def postgres_session_dsn() -> Iterator[str]:
     try:
         asyncio.run(_create_database(name))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        reason = f"no PostgreSQL server at {urlsplit(server_dsn()).netloc}: {type(exc).__name__}: {exc}"
+        where = urlsplit(server_dsn())
+        reason = f"no PostgreSQL server at {where.hostname}:{where.port}: {type(exc).__name__}: {exc}"
         if os.environ.get("CI") == "true":
             pytest.fail(reason + " (CI=true: Postgres tests must run)")
         pytest.skip(reason)
@@ -111,19 +113,6 @@ def postgres_migrated_dsn(postgres_session_dsn: str) -> str:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def storage_settings(backend: str, tmp_path: Path, dsn: str = "", **tracing: object) -> Settings:
-    if backend == "postgres":
-        storage: dict[str, object] = {
-            "driver": "postgres",
-            "dsn": dsn,
-            "pool": {"min_size": 1, "max_size": 5},
-        }
-    else:
-        storage = {"driver": "sqlite", "path": str(tmp_path / "data" / "ongoingai.db")}
-    spill = {"path": str(tmp_path / "spill")}
-    return Settings(storage=storage, tracing={"spill": spill, **tracing})  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.api.conftest import Api, fixed_now
-from tests.conftest import storage_settings
+from tests.fakes.storage import storage_settings
 from tests.fakes.trace_records import make_record
 from tests.fakes.trace_stores import MemoryTraceStore
 

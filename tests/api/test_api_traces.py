@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.api.conftest import Api
-from tests.conftest import storage_settings
+from tests.fakes.storage import storage_settings
 from tests.fakes.trace_records import T0, make_record, trace_id
 
 from ongoingai.api import TENANT_SCOPE_KEY

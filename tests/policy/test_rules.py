@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from tests.policy.conftest import make_redactor
@@ -122,7 +123,7 @@ def test_bad_path_rules_are_rejected(rule: str) -> None:
         parse_path_rule(rule)
 
 
-def _redacted_paths(rules: list[str], doc: object) -> tuple[tuple[str, ...], dict[str, int], object]:
+def _redacted_paths(rules: list[str], doc: object) -> tuple[tuple[str, ...], dict[str, int], Any]:
     redactor = make_redactor(body={"path_rules": rules, "key_denylist": []})
     result = redactor.redact_body(json.dumps(doc).encode(), workspace_id="w")
     return result.paths, result.counts, json.loads(result.body)

@@ -12,10 +12,10 @@ import brotli
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.fakes.upstream import FIXTURES
 
 from ongoingai.providers.decode import BodyDecoder, decode_body
 from ongoingai.providers.extract import extract_usage
-from tests.fakes.upstream import FIXTURES
 
 BODY = (FIXTURES / "openai" / "chat_completion_stream.sse").read_bytes() * 8  # ~48 KiB, several slices
 LIMIT = 1 << 20
@@ -48,7 +48,9 @@ def test_whole_body_decodes_exactly(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "header", ["", "identity", " GZIP ", "Br", "identity, gzip"], ids=["none", "identity", "case-space", "br-case", "identity-ignored"]
+    "header",
+    ["", "identity", " GZIP ", "Br", "identity, gzip"],
+    ids=["none", "identity", "case-space", "br-case", "identity-ignored"],
 )
 def test_header_is_trimmed_and_case_insensitive(header: str) -> None:
     coding = header.strip().lower().replace("identity", "").strip(", ")

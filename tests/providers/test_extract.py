@@ -1,4 +1,4 @@
-"""Provider dispatch, model lookup and the streaming invariant: where reads split a stream never changes usage."""
+"""Provider dispatch, model lookup, and the streaming invariant: read boundaries never change usage."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.fakes.upstream import FIXTURES
 
 from ongoingai.providers.extract import (
     StreamUsageParser,
@@ -16,7 +17,6 @@ from ongoingai.providers.extract import (
     request_model,
 )
 from ongoingai.providers.usage import Usage
-from tests.fakes.upstream import FIXTURES
 
 STREAMS = sorted(FIXTURES.glob("*/*.sse"))
 

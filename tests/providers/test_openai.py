@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from tests.fakes.upstream import FIXTURES
 
 from ongoingai.providers.extract import extract_usage
 from ongoingai.providers.openai import read_usage
 from ongoingai.providers.usage import Usage
-from tests.fakes.upstream import FIXTURES
 
 OPENAI = FIXTURES / "openai"
 
@@ -97,7 +97,10 @@ def test_truncated_stream_counts_only_complete_usage(cut_before: bytes, expected
 
 
 def test_error_body_has_no_usage() -> None:
-    body = b'{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}'
+    body = (
+        b'{"error":{"message":"Incorrect API key provided","type":"invalid_request_error",'
+        b'"code":"invalid_api_key","param":null}}'
+    )
     assert extract_usage("openai", b'{"model":"gpt-4o"}', body, streaming=False) == Usage(model="gpt-4o")
 
 

@@ -140,7 +140,9 @@ def test_estimate(usage: Usage, cost: float) -> None:
     ids=["unknown", "no-model", "listed-as-unpriced"],
 )
 def test_unknown_model_is_unpriced_never_a_silent_zero(model: str, family: str | None) -> None:
-    assert TABLE.estimate("openai", Usage(model, 1000, 1000)) == CostEstimate(0.0, "unpriced", family, TABLE.version)
+    assert TABLE.estimate("openai", Usage(model, 1000, 1000)) == CostEstimate(
+        0.0, "unpriced", family, TABLE.version
+    )
 
 
 def test_family_is_reported_for_metric_labels() -> None:
@@ -175,15 +177,26 @@ class TestOverrides:
 
     def test_override_adds_a_family(self) -> None:
         table = PriceTable.load(
-            {"My-Model": PriceOverride(input=1.0, output=2.0, cached_input=0.5, cache_write=1.5, reasoning=4.0)}
+            {
+                "My-Model": PriceOverride(
+                    input=1.0, output=2.0, cached_input=0.5, cache_write=1.5, reasoning=4.0
+                )
+            }
         )
         usage = Usage(
-            "my-model-v2", 100, 50, cached_input_tokens=20, cache_creation_input_tokens=30, reasoning_tokens=10
+            "my-model-v2",
+            100,
+            50,
+            cached_input_tokens=20,
+            cache_creation_input_tokens=30,
+            reasoning_tokens=10,
         )
         estimate = table.estimate("openai", usage)
         assert estimate.status == "priced"
         assert estimate.family == "my-model"
-        assert estimate.cost_usd == pytest.approx((50 * 1.0 + 20 * 0.5 + 30 * 1.5 + 40 * 2.0 + 10 * 4.0) / 1e6)
+        assert estimate.cost_usd == pytest.approx(
+            (50 * 1.0 + 20 * 0.5 + 30 * 1.5 + 40 * 2.0 + 10 * 4.0) / 1e6
+        )
 
     def test_override_of_a_dated_name_beats_its_family(self) -> None:
         table = PriceTable.load({"gpt-4o-2024-08-06": PriceOverride(input=9.0, output=9.0)})
@@ -196,7 +209,10 @@ class TestOverrides:
 
     def test_version_marks_overridden_tables(self) -> None:
         assert PriceTable.load({}).version == TABLE.version
-        assert PriceTable.load({"x": PriceOverride(input=1.0, output=1.0)}).version == TABLE.version + "+overrides"
+        assert (
+            PriceTable.load({"x": PriceOverride(input=1.0, output=1.0)}).version
+            == TABLE.version + "+overrides"
+        )
 
     def test_overrides_do_not_leak_into_the_shipped_table(self) -> None:
         PriceTable.load({"gpt-4o": PriceOverride(input=100.0, output=100.0)})
@@ -309,7 +325,13 @@ def minimal(**rates: object) -> dict[str, object]:
         (minimal(input=True, output=1.0), "models.p.m.input must be a number"),
         (minimal(input=-1.0, output=1.0), "must be a number >= 0"),
         (minimal(input=1.0, output=1.0, batch=0.5), "unknown fields ['batch']"),
-        ({"version": "v", "models": {"a": {"m": {"input": 1, "output": 1}}, "b": {"M": {"input": 1, "output": 1}}}}, "twice"),
+        (
+            {
+                "version": "v",
+                "models": {"a": {"m": {"input": 1, "output": 1}}, "b": {"M": {"input": 1, "output": 1}}},
+            },
+            "twice",
+        ),
         ({"version": "v", "models": {}, "unpriced": "x"}, "unpriced"),
     ],
     ids=[

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import storage_settings
+from tests.fakes.storage import storage_settings
 from tests.fakes.tcp_relay import TcpRelay
 from tests.fakes.trace_records import make_record
 

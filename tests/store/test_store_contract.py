@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import storage_settings
+from tests.fakes.storage import storage_settings
 from tests.fakes.trace_records import T0, make_record, trace_id
 
 from ongoingai.config import Settings

@@ -97,7 +97,7 @@ async def test_an_unknown_revision_is_reported_as_unknown(trace_store: SqlTraceS
 async def test_instances_starting_together_migrate_one_after_another(
     postgres_dsn: str, tmp_path: Any
 ) -> None:
-    from tests.conftest import storage_settings
+    from tests.fakes.storage import storage_settings
 
     settings = storage_settings("postgres", tmp_path, postgres_dsn)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 REDACTED = "[REDACTED]"
 BUILTIN_DENYLIST = frozenset(
@@ -10,6 +11,7 @@ BUILTIN_DENYLIST = frozenset(
 )
 
 
+@lru_cache(maxsize=4096)  # header names repeat across requests; bounded against hostile variety
 def canonical_name(name: str) -> str:
     """Each dash-separated word capitalised, the rest lower-case (traces-and-lineage.md §1)."""
     return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))

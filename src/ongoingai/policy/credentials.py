@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 _ALNUM = frozenset(string.ascii_letters + string.digits)
@@ -62,13 +61,17 @@ SECRET_FORMATS: tuple[SecretFormat, ...] = (
 MIN_SECRET_LENGTH = 15  # `xoxb-` + 10
 
 
-def _candidates(text: str) -> Iterator[SecretFormat]:
+_BY_NEED = {need: tuple(f for f in SECRET_FORMATS if f.needs == need) for need in ("-", "_", "")}
+
+
+def _candidates(text: str) -> list[SecretFormat]:
     """Formats whose prefix can occur: one `in` per character class rules most strings out at once."""
-    dash, underscore = "-" in text, "_" in text
-    for fmt in SECRET_FORMATS:
-        need = fmt.needs
-        if (need == "-" and dash) or (need == "_" and underscore) or (need == "" and fmt.prefix in text):
-            yield fmt
+    found = [f for f in _BY_NEED[""] if f.prefix in text]
+    if "-" in text:
+        found.extend(_BY_NEED["-"])
+    if "_" in text:
+        found.extend(_BY_NEED["_"])
+    return found
 
 
 def find_secrets(text: str) -> list[tuple[int, int]]:

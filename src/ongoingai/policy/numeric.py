@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import phonenumbers
 
@@ -26,15 +26,16 @@ _CARD = re.compile(
     r"(?![\w+\-/]|[.,]\d)",
     re.ASCII,
 )
-# Groups of digits (or a parenthesised area code) joined by one separator. Possessive: a run of numbers
-# is one candidate, judged whole, which keeps number-dense text linear and lists of counts unmatched.
+# Up to seven groups of digits (or a parenthesised area code) joined by one separator, and nothing more
+# after them: possessive and bounded, so each start costs O(1) and a long list of numbers yields
+# candidates only at its tail. A rejected candidate is retried without its trailing groups.
 _GROUP = r"(?:\(\d{1,5}\)|\d++)"
 _PHONE = re.compile(
-    rf"(?<![\w+.\-/(@#$%])(?:\+ ?)?{_GROUP}(?:(?:[ .\-]|(?<=\)) ?| ?(?=\()){_GROUP})*+(?![\w/@]|[.:]\d)",
+    rf"(?<![\w+.\-/(@#$%])(?:\+ ?)?{_GROUP}(?:(?:[ .\-]|(?<=\)) ?| ?(?=\()){_GROUP}){{0,6}}+"
+    r"(?![\w/@(]|[ .:\-]\(?\d)",
     re.ASCII,
 )
-# Space-free pieces of a rejected candidate that still look formatted (a `-`, `.` or parenthesis inside).
-_PIECE = re.compile(r"(?<!\S)\+?\(?\d[\d()]*[.\-)][\d().\-]*\d(?!\S)", re.ASCII)
+_GROUP_END = re.compile(r"\(\d+\)|\d+", re.ASCII)
 _NON_DIGIT = re.compile(r"\D", re.ASCII)
 _DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}(?!\d)", re.ASCII)
 _DIGITS = "0123456789"
@@ -69,28 +70,53 @@ def find_ssns(text: str, windows: list[tuple[int, int, int]]) -> Iterator[tuple[
 
 def find_cards(text: str, windows: list[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
     for pos, endpos, digits in windows:
-        if digits < 13:
-            continue
-        for m in _CARD.finditer(text, pos, endpos):
-            if is_card_number(_NON_DIGIT.sub("", m.group())):
-                yield m.span()
-            elif m.group("tail") and is_card_number(_NON_DIGIT.sub("", text[m.start() : m.start("tail")])):
-                yield m.start(), m.start("tail")  # a 16-digit card followed by a CVV or a count
+        if digits >= 13:
+            yield from _validated(text, _CARD, pos, endpos, _card_end)
 
 
 def find_phones(text: str, windows: list[tuple[int, int, int]], region: str) -> Iterator[tuple[int, int]]:
+    def phone_end(m: re.Match[str]) -> int | None:
+        return _phone_end(m, region)
+
     for pos, endpos, _ in windows:
-        for m in _PHONE.finditer(text, pos, endpos):
-            candidate = m.group()
-            if _is_phone(candidate, region):
-                yield m.span()
-            elif " " in candidate:
-                # `415-555-2671 415-555-2672`: a list of formatted numbers is judged number by number.
-                for piece in _PIECE.finditer(candidate):
-                    if _is_phone(piece.group(), region):
-                        yield m.start() + piece.start(), m.start() + piece.end()
+        yield from _validated(text, _PHONE, pos, endpos, phone_end)
 
 
+def _validated(
+    text: str, pattern: re.Pattern[str], pos: int, endpos: int, end_of: Callable[[re.Match[str]], int | None]
+) -> Iterator[tuple[int, int]]:
+    """Candidates confirmed by `end_of`. A rejected candidate consumes only its first character, so a
+    card or phone right after another number (`ref 2024 4111 1111 1111 1111`) is still tried."""
+    m = pattern.search(text, pos, endpos)
+    while m is not None:
+        end = end_of(m)
+        if end is None:
+            m = pattern.search(text, m.start() + 1, endpos)
+        else:
+            yield m.start(), end
+            m = pattern.search(text, end, endpos)
+
+
+def _card_end(m: re.Match[str]) -> int | None:
+    if is_card_number(_NON_DIGIT.sub("", m.group())):
+        return m.end()
+    tail = m.start("tail")
+    if tail >= 0 and is_card_number(_NON_DIGIT.sub("", m.string[m.start() : tail])):
+        return tail  # a 16-digit card followed by a CVV or a count
+    return None
+
+
+def _phone_end(m: re.Match[str], region: str) -> int | None:
+    candidate = m.group()
+    # Longest first: `415-555-2671 415-555-2672` and `415 555 2671 2 times` yield their phone number.
+    ends = [g.end() for g in _GROUP_END.finditer(candidate)]
+    for end in reversed(ends):
+        if _is_phone(candidate[:end], region):
+            return m.start() + end
+    return None
+
+
+@functools.lru_cache(maxsize=8192)
 def _is_phone(candidate: str, region: str) -> bool:
     digits = _NON_DIGIT.sub("", candidate)
     if candidate.startswith("+"):
@@ -116,7 +142,6 @@ def _plausible_national(candidate: str, digits: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=8192)
 def _valid_phone(candidate: str, region: str) -> bool:
     try:
         number = phonenumbers.parse(candidate, region)

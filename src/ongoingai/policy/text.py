@@ -42,8 +42,8 @@ class TextRedactor:
         return found
 
     def redact(self, text: str, workspace_id: str, tally: Tally | None = None) -> str:
-        if len(text) < MIN_MATCH_LENGTH:
-            return text
+        if len(text) < MIN_MATCH_LENGTH or not self.find(text):
+            return text  # the common case, without building fragment lists
         return self.redact_fragments([text], workspace_id, tally)[0]
 
     def redact_fragments(

@@ -6,9 +6,10 @@ whatever it could decode. Output never grows past `max_size` bytes, so a small c
 expand into a large allocation (decompression bomb).
 
 `truncated` means "the decoded bytes are not the whole body": output was cut at `max_size`, the
-compressed stream ended early or was corrupt, or its coding is one we cannot decode. In that last case
-(unknown or stacked codings) the copy is empty rather than raw: compressed bytes would hide personal data
-from redaction and still store it.
+compressed stream ended early or was found corrupt, or its coding is one we cannot decode. In that last
+case (unknown or stacked codings) the copy is empty rather than raw: compressed bytes would hide personal
+data from redaction and still store it. Corruption is found only as far as the format can tell: gzip and
+zlib carry checksums, brotli does not, so a damaged brotli body may decode to wrong bytes untruncated.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Protocol
 
 import brotli
 
-# zlib needs the whole input of a failing call to be lost when it raises, so input goes in slices: a
-# corrupt byte costs at most one slice of output.
+# A decoder that raises loses the output of that whole call, so input goes in in slices: corrupt data
+# costs at most one slice's worth of output.
 SLICE = 16 * 1024
 
 
