@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from ongoingai.api import attach_store, create_api
 from ongoingai.capture.build import TraceBuilder
 from ongoingai.capture.exchange import Exchange
 from ongoingai.config import Settings
@@ -21,7 +23,8 @@ from ongoingai.providers.pricing import PriceTable
 from ongoingai.providers.routes import build_routes, match_route
 from ongoingai.proxy.handler import ProxyHandler
 from ongoingai.proxy.upstream import UpstreamClient
-from ongoingai.sink import TraceSink
+from ongoingai.sink import BatchWriter, TraceSink
+from ongoingai.store import SqlTraceStore, StoreUnavailable, open_trace_store
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class Gateway:
         self.settings = settings
         self.sink = sink
         self.lifecycle = lifecycle or Lifecycle()
+        self.startup_error = ""
         self._routes = build_routes(settings)
         self._api = api
         self._builder = builder or TraceBuilder(settings, PriceTable.load(settings.pricing.overrides))
@@ -108,8 +112,11 @@ class Gateway:
                     for hook in self.lifecycle.on_start:
                         await hook()
                 except Exception as exc:  # outermost layer: report the failure to the server and stop
-                    logger.exception("gateway startup failed")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    self.startup_error = (
+                        str(exc) if isinstance(exc, StartupError) else f"startup failed: {exc}"
+                    )
+                    logger.error("gateway startup failed", extra={"error": self.startup_error})
+                    await send({"type": "lifespan.startup.failed", "message": self.startup_error})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -134,8 +141,37 @@ def _with_correlation(send: Send, correlation_id: str) -> Send:
     return wrapped
 
 
-def build_gateway(settings: Settings) -> Gateway:
-    """The production wiring: the store and batch writer behind the sink, the API app for the rest."""
-    from ongoingai.sink.null import NullSink  # replaced by the batch writer once issue 3 lands
+class StartupError(Exception):
+    """A start hook failed; the message is what `serve` prints to stderr before exiting 1."""
 
-    return Gateway(settings, NullSink())
+
+def build_gateway(settings: Settings) -> Gateway:
+    """The production wiring: SQL store + batch writer behind the sink, the API app for the rest.
+
+    The store is opened inside the server's event loop (its pools belong to that loop): start hooks open
+    and migrate it, attach it to the API, then start the writer. Stop order follows traces-and-lineage.md
+    §4: writer shutdown (5 s, the rest journalled) → trace store close.
+    """
+    writer = BatchWriter.from_settings(settings)
+    api = create_api(settings, None, writer, started_at=datetime.now(UTC))
+    lifecycle = Lifecycle()
+    gateway = Gateway(settings, writer, api=api, lifecycle=lifecycle)
+    opened: list[SqlTraceStore] = []
+
+    async def open_store() -> None:
+        try:
+            store = await open_trace_store(settings)
+        except StoreUnavailable as exc:
+            raise StartupError(f"failed to initialize {settings.storage.driver} storage: {exc}") from exc
+        opened.append(store)
+        attach_store(api, store)
+        await writer.start(store)
+
+    async def close_store() -> None:
+        await writer.shutdown(5.0)
+        for store in opened:
+            await store.close()
+
+    lifecycle.on_start.append(open_store)
+    lifecycle.on_stop.append(close_store)
+    return gateway

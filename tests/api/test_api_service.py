@@ -171,7 +171,7 @@ async def test_options_is_204_without_a_body(api: Api, path: str) -> None:
 async def test_a_custom_auth_header_is_allowed_by_cors(
     tmp_path: Path, make_api: Callable[..., httpx.AsyncClient]
 ) -> None:
-    settings = Settings(auth={"header": "X-Team-Key"})  # type: ignore[arg-type]
+    settings = Settings(auth={"header": "X-Team-Key"})
 
     response = await make_api(settings, None, None).get("/")
 

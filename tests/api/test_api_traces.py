@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 from tests.api.conftest import Api
 from tests.fakes.storage import storage_settings
 from tests.fakes.trace_records import T0, make_record, trace_id
@@ -192,9 +193,9 @@ async def test_a_trace_of_another_tenant_is_404_like_a_missing_one(api: Api) -> 
     assert isinstance(transport, httpx.ASGITransport)
     app = transport.app
 
-    async def scoped(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+    async def scoped(scope: Scope, receive: Receive, send: Send) -> None:
         scope[TENANT_SCOPE_KEY] = TenantScope("other", "default")
-        await app(scope, receive, send)  # type: ignore[arg-type]
+        await app(scope, receive, send)
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=scoped), base_url="http://g") as client:
         detail = await client.get(f"/api/traces/{trace_id(1)}")

@@ -17,4 +17,4 @@ def storage_settings(backend: str, tmp_path: Path, dsn: str = "", **tracing: obj
     else:
         storage = {"driver": "sqlite", "path": str(tmp_path / "data" / "ongoingai.db")}
     spill = {"path": str(tmp_path / "spill")}
-    return Settings(storage=storage, tracing={"spill": spill, **tracing})  # type: ignore[arg-type]
+    return Settings(storage=storage, tracing={"spill": spill, **tracing})

@@ -237,3 +237,10 @@ def test_malformed_choices_and_tool_calls_are_skipped(redactor: Redactor) -> Non
     calls = data_lines(out)[0]["choices"][1]["delta"]["tool_calls"]
     assert calls[2]["function"]["arguments"] == PH
     assert paths == ("$.choices[1].delta.tool_calls[2].function.arguments",)
+
+
+def test_a_json_error_to_a_streaming_request_gets_the_json_walk(redactor: Redactor) -> None:
+    body = b'{"error":{"message":"bad key","api_key":"sk-x"}}'
+    result = redactor.redact_body(body, workspace_id="w", stream=True)
+    assert result.counts == {"field_name": 1}
+    assert result.paths == ("$.error.api_key",)

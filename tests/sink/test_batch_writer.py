@@ -216,9 +216,9 @@ async def test_the_worker_survives_an_unexpected_store_exception() -> None:
 
 
 def test_the_default_spill_path_sits_next_to_the_database(tmp_path: Path) -> None:
-    sqlite = Settings(storage={"path": str(tmp_path / "db" / "x.db")})  # type: ignore[arg-type]
-    postgres = Settings(storage={"driver": "postgres", "dsn": "postgres://x/y"})  # type: ignore[arg-type]
-    explicit = Settings(tracing={"spill": {"path": str(tmp_path / "elsewhere")}})  # type: ignore[arg-type]
+    sqlite = Settings(storage={"path": str(tmp_path / "db" / "x.db")})
+    postgres = Settings(storage={"driver": "postgres", "dsn": "postgres://x/y"})
+    explicit = Settings(tracing={"spill": {"path": str(tmp_path / "elsewhere")}})
 
     assert default_spill_path(sqlite) == tmp_path / "db" / "spill"
     assert default_spill_path(postgres) == Path("data") / "spill"
@@ -227,7 +227,7 @@ def test_the_default_spill_path_sits_next_to_the_database(tmp_path: Path) -> Non
 
 def test_from_settings_takes_the_writer_sizes(tmp_path: Path) -> None:
     settings = Settings(
-        tracing={"writer": {"queue_capacity": 7, "batch_size": 3, "flush_interval_ms": 50}},  # type: ignore[arg-type]
+        tracing={"writer": {"queue_capacity": 7, "batch_size": 3, "flush_interval_ms": 50}},
     )
 
     writer = BatchWriter.from_settings(settings, MemoryTraceStore())
@@ -237,7 +237,7 @@ def test_from_settings_takes_the_writer_sizes(tmp_path: Path) -> None:
 
 
 async def test_the_store_can_be_given_at_start_after_records_queued(tmp_path: Path) -> None:
-    settings = Settings(tracing={"spill": {"path": str(tmp_path / "spill")}})  # type: ignore[arg-type]
+    settings = Settings(tracing={"spill": {"path": str(tmp_path / "spill")}})
     writer = BatchWriter.from_settings(settings)
     writer.enqueue(make_record(1))
     store = MemoryTraceStore()

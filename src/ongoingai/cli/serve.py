@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
 
@@ -57,6 +58,7 @@ def run_serve(settings: Settings, config_path: str) -> int:
     )
     server.run()
     if not server.started:
+        print(gateway.startup_error or "failed to start the gateway", file=sys.stderr)
         return 1
     logger.info("gateway stopped")
     return 0

@@ -16,7 +16,7 @@ from ongoingai.policy.jsonish import looks_like_json, redact_jsonish_fields
 from ongoingai.policy.placeholders import Placeholders
 from ongoingai.policy.result import Redaction, Tally
 from ongoingai.policy.rules import FieldRules
-from ongoingai.policy.sse import redact_sse
+from ongoingai.policy.sse import looks_like_sse, redact_sse
 from ongoingai.policy.text import TextRedactor
 from ongoingai.policy.walk import JsonRedactor
 
@@ -44,7 +44,7 @@ class BodyRedactor:
         tally = Tally()
         try:
             text = decode_utf8(body, truncated)
-            if stream:
+            if stream and looks_like_sse(text):
                 out = redact_sse(
                     text,
                     workspace_id,

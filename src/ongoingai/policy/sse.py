@@ -32,6 +32,14 @@ _RESPONSES_DELTAS = frozenset(
 )
 
 
+_FIELD_START = re.compile(r"\s*(?:data|event|id|retry)?:")
+
+
+def looks_like_sse(text: str) -> bool:
+    """A streamed request can still get a plain JSON error back; that must get the JSON walk."""
+    return _FIELD_START.match(text) is not None
+
+
 class _Event:
     __slots__ = ("changed", "line", "prefix", "value")
 

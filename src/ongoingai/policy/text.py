@@ -42,17 +42,22 @@ class TextRedactor:
         return found
 
     def redact(self, text: str, workspace_id: str, tally: Tally | None = None) -> str:
-        if len(text) < MIN_MATCH_LENGTH or not self.find(text):
+        matches = self.find(text)
+        if not matches:
             return text  # the common case, without building fragment lists
-        return self.redact_fragments([text], workspace_id, tally)[0]
+        return self._settle([text], text, matches, workspace_id, tally)[0]
 
     def redact_fragments(
         self, fragments: Sequence[str], workspace_id: str, tally: Tally | None = None
     ) -> list[str]:
         parts = list(fragments)
+        text = "".join(parts)
+        return self._settle(parts, text, self.find(text), workspace_id, tally)
+
+    def _settle(
+        self, parts: list[str], text: str, matches: list[Match], workspace_id: str, tally: Tally | None
+    ) -> list[str]:
         for _ in range(_MAX_PASSES):  # pragma: no branch - settles in two passes with any sane format
-            text = "".join(parts)
-            matches = self.find(text)
             if not matches:
                 break
             replacements = []
@@ -62,6 +67,8 @@ class TextRedactor:
                 if tally is not None:
                     tally.add(m.kind.value)
             parts = _rewrite(parts, text, matches, replacements)
+            text = "".join(parts)
+            matches = self.find(text)
         return parts
 
 
