@@ -116,6 +116,7 @@ class Gateway:
                         str(exc) if isinstance(exc, StartupError) else f"startup failed: {exc}"
                     )
                     logger.error("gateway startup failed", extra={"error": self.startup_error})
+                    await self.upstream.close()
                     await send({"type": "lifespan.startup.failed", "message": self.startup_error})
                     return
                 await send({"type": "lifespan.startup.complete"})

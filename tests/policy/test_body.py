@@ -256,3 +256,25 @@ def test_serialising_beyond_the_stack_is_an_error() -> None:
     with pytest.raises(BodyError) as exc:
         dump_json(deep)
     assert str(exc.value) == TOO_DEEP
+
+
+def test_schema_property_definitions_are_not_data_fields(redactor: Redactor) -> None:
+    tool = {
+        "name": "send_email",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "email": {"type": "string", "description": "e.g. alice@example.com"},
+                "password": {"value": "hunter2"},
+                "token": "abc",
+            },
+            "required": ["email"],
+        },
+    }
+    out, counts, paths = redact(redactor, json.dumps({"tools": [{"type": "function", "function": tool}]}))
+    props = json.loads(out)["tools"][0]["function"]["parameters"]["properties"]
+    assert props["email"] == {"type": "string", "description": f"e.g. {EMAIL_W}"}
+    assert props["password"].startswith("[FIELD_REDACTED:")  # no schema keyword: data, not a schema
+    assert props["token"].startswith("[FIELD_REDACTED:")
+    assert counts == {"email": 1, "field_name": 2}
+    assert paths[0] == "$.tools[0].function.parameters.properties.email.description"

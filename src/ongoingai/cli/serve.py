@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -13,6 +14,18 @@ from ongoingai.config import Settings
 from ongoingai.observability.logging import configure_logging
 
 logger = logging.getLogger("ongoingai")
+
+
+class GatewayServer(uvicorn.Server):
+    """SIGINT/SIGTERM mean "stop gracefully, then exit 0" (config-and-cli.md §4).
+
+    uvicorn re-raises a captured signal after a graceful shutdown, which would kill the process with
+    130/143 before `gateway stopped` is logged; forgetting the captured signal keeps the clean exit.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def run_serve(settings: Settings, config_path: str) -> int:
@@ -35,7 +48,7 @@ def run_serve(settings: Settings, config_path: str) -> int:
         date_header=False,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = GatewayServer(config)
     logger.info(
         "startup banner",
         extra={
@@ -56,7 +69,10 @@ def run_serve(settings: Settings, config_path: str) -> int:
             "prometheus_path": settings.observability.otel.prometheus_path,
         },
     )
-    server.run()
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits 3 when the lifespan startup failed; the spec's code is 1
+        pass
     if not server.started:
         print(gateway.startup_error or "failed to start the gateway", file=sys.stderr)
         return 1

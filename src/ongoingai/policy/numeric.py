@@ -109,16 +109,20 @@ def _card_end(m: re.Match[str]) -> int | None:
 
 
 def _phone_end(m: re.Match[str], region: str) -> int | None:
-    candidate = m.group()
-    # Longest first: `415-555-2671 415-555-2672` and `415 555 2671 2 times` yield their phone number.
-    ends = [g.end() for g in _GROUP_END.finditer(candidate)]
-    for end in reversed(ends):
-        if _is_phone(candidate[:end], region):
-            return m.start() + end
-    return None
+    length = _phone_length(m.group(), region)
+    return None if length is None else m.start() + length
 
 
 @functools.lru_cache(maxsize=8192)
+def _phone_length(candidate: str, region: str) -> int | None:
+    """Length of the longest phone number that starts the candidate, trying whole groups only:
+    `415-555-2671 415-555-2672` and `415 555 2671 2 times` yield their first phone number."""
+    for end in reversed([g.end() for g in _GROUP_END.finditer(candidate)]):
+        if _is_phone(candidate[:end], region):
+            return end
+    return None
+
+
 def _is_phone(candidate: str, region: str) -> bool:
     digits = _NON_DIGIT.sub("", candidate)
     if candidate.startswith("+"):

@@ -22,6 +22,21 @@ States: TypeAlias = frozenset[tuple[int, int]]
 # (container id, key) pairs the walk must leave alone: SSE text deltas redacted as one stream.
 Skip: TypeAlias = frozenset[tuple[int, str | int]]
 _NO_STATES: States = frozenset()
+_SCHEMA_KEYWORDS = frozenset(
+    {
+        "type",
+        "$ref",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "enum",
+        "const",
+        "items",
+        "properties",
+        "format",
+        "description",
+    }
+)
 
 
 def field_raw(value: Any) -> str:
@@ -85,7 +100,7 @@ class JsonRedactor:
                 continue
             child: Path = (path, key)
             child_states = self._paths.advance(states, key) if states else _NO_STATES
-            replacement = self._rule_replacement(key, value, child_states, workspace_id, tally)
+            replacement = self._rule_replacement(key, value, child_states, workspace_id, tally, path)
             if replacement is not None:
                 if replacement != value:
                     node[key] = replacement
@@ -102,12 +117,12 @@ class JsonRedactor:
         return root, changed
 
     def _rule_replacement(
-        self, key: str | int, value: Any, states: States, workspace_id: str, tally: Tally
+        self, key: str | int, value: Any, states: States, workspace_id: str, tally: Tally, parent: Path
     ) -> Any:
         """The FIELD placeholder when a path or field rule covers this value, else None."""
         if states and self._paths.accepted(states):
             count = "json_path"
-        elif isinstance(key, str) and self._fields.matches(key):
+        elif isinstance(key, str) and self._fields.matches(key) and not _schema_property(parent, value):
             count = "field_name"
         else:
             return None
@@ -115,6 +130,18 @@ class JsonRedactor:
             return value  # already redacted: idempotent, not counted again
         tally.add(count)
         return self._placeholders.render("FIELD", field_raw(value), workspace_id)
+
+
+def _schema_property(parent: Path, value: Any) -> bool:
+    """A JSON Schema property definition (`"properties": {"email": {"type": "string"}}` in tool and
+    response-format schemas) names a field, it holds no data: replacing it would break every request
+    that declares an `email` parameter. Its strings still get the detector pass."""
+    return (
+        parent is not None
+        and parent[1] == "properties"
+        and isinstance(value, dict)
+        and not _SCHEMA_KEYWORDS.isdisjoint(value)
+    )
 
 
 def _items(node: dict[str, Any] | list[Any]) -> Iterator[tuple[str | int, Any]]:
