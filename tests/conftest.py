@@ -17,10 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from tests.fakes.storage import storage_settings
 
 from ongoingai.config import Settings
 from ongoingai.store import SqlTraceStore, open_trace_store
+from tests.fakes.storage import storage_settings
 
 DEFAULT_SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.fakes.trace_stores import MemoryTraceStore
 
 from ongoingai.api import create_api
 from ongoingai.config import Settings
 from ongoingai.sink import BatchWriter, TraceSink
 from ongoingai.store import SqlTraceStore
+from tests.fakes.trace_stores import MemoryTraceStore
 
 STARTED = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 NOW = STARTED + timedelta(seconds=42, milliseconds=900)

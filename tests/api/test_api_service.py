@@ -8,10 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.api.conftest import Api, fixed_now
-from tests.fakes.storage import storage_settings
-from tests.fakes.trace_records import make_record
-from tests.fakes.trace_stores import MemoryTraceStore
 
 from ongoingai.api import ROUTES
 from ongoingai.api.openapi import SCHEMAS
@@ -20,6 +16,10 @@ from ongoingai.config import Settings
 from ongoingai.sink import BatchWriter
 from ongoingai.store import SqlTraceStore, open_trace_store
 from ongoingai.store.engine import create_postgres_engine
+from tests.api.conftest import Api, fixed_now
+from tests.fakes.storage import storage_settings
+from tests.fakes.trace_records import make_record
+from tests.fakes.trace_stores import MemoryTraceStore
 
 CORS = {
     "access-control-allow-origin": "*",
@@ -257,9 +257,8 @@ async def test_responses_match_the_documented_schemas(api: Api) -> None:
 async def test_the_store_can_be_attached_after_the_app_is_built(
     trace_store: SqlTraceStore, tmp_path: Path
 ) -> None:
-    from tests.api.conftest import STARTED, client_for
-
     from ongoingai.api import attach_store, create_api
+    from tests.api.conftest import STARTED, client_for
 
     app = create_api(storage_settings("sqlite", tmp_path), None, None, STARTED)
     async with client_for(app) as client:

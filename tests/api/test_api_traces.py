@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
-from tests.api.conftest import Api
-from tests.fakes.storage import storage_settings
-from tests.fakes.trace_records import T0, make_record, trace_id
 
 from ongoingai.api import TENANT_SCOPE_KEY
 from ongoingai.query import TenantScope
 from ongoingai.store import open_trace_store
+from tests.api.conftest import Api
+from tests.fakes.storage import storage_settings
+from tests.fakes.trace_records import T0, make_record, trace_id
 
 BAD_CURSOR = "trace cursor is invalid: "
 

@@ -7,7 +7,6 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
-from tests.e2e import wire
 
 from ongoingai.auth.identity import Identity
 from ongoingai.capture.build import TraceBuilder, credential_of, lineage_of
@@ -15,6 +14,7 @@ from ongoingai.capture.exchange import Exchange
 from ongoingai.capture.headers import canonical_name
 from ongoingai.config import Settings
 from ongoingai.providers.pricing import PriceTable
+from tests.e2e import wire
 
 T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tests.fakes.memory_sink import MemorySink
-from tests.fakes.servers import ServerThread
-from tests.fakes.upstream import FakeUpstream
 
 from ongoingai.app import Gateway
 from ongoingai.config import Settings
+from tests.fakes.memory_sink import MemorySink
+from tests.fakes.servers import ServerThread
+from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 

@@ -6,6 +6,7 @@ import hashlib
 
 import anthropic
 import pytest
+
 from tests.e2e import wire
 from tests.e2e.conftest import ANTHROPIC_KEY, RunningGateway
 from tests.fakes.upstream import FakeUpstream, Reply

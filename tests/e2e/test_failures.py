@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
+
 from tests.e2e import wire
 from tests.e2e.conftest import PROVIDER_KEY, GatewayFactory
 from tests.fakes.servers import free_port

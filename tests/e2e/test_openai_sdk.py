@@ -7,6 +7,7 @@ import gzip
 import openai
 import orjson
 import pytest
+
 from tests.e2e import wire
 from tests.e2e.conftest import PROVIDER_KEY, RunningGateway
 from tests.fakes.upstream import FakeUpstream, Reply

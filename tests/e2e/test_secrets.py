@@ -10,6 +10,7 @@ import httpx
 import openai
 import orjson
 import pytest
+
 from tests.e2e import wire
 from tests.e2e.conftest import ANTHROPIC_KEY, PROVIDER_KEY, GatewayFactory
 from tests.fakes.servers import free_port

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.policy.conftest import make_redactor
 
 from ongoingai.policy import Redactor
 from ongoingai.policy.codec import DUPLICATE_KEY, INVALID_UTF8, NOT_JSON, TOO_DEEP, BodyError, dump_json
 from ongoingai.policy.placeholders import placeholder_hash
+from tests.policy.conftest import make_redactor
 
 EMAIL_W = f"[EMAIL_REDACTED:{placeholder_hash('w', '', 'alice@example.com')}]"
 

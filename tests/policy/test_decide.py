@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.policy.conftest import make_redactor
 
 from ongoingai.policy import Action, Decision, Mode, Redactor, decide
 from ongoingai.policy.codec import INVALID_UTF8, NOT_JSON
@@ -19,6 +18,7 @@ from ongoingai.policy.decide import (
     UNSUPPORTED_CONTENT_TYPE,
     parse_content_type,
 )
+from tests.policy.conftest import make_redactor
 
 CLEAN = json.dumps(
     {"model": "gpt-4o-mini", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.policy.conftest import make_redactor
-
 from ongoingai.config.model import PiiSettings
 from ongoingai.policy import REDACTED, Redactor
+from tests.policy.conftest import make_redactor
 
 REQUEST = [
     (b"authorization", b"Bearer sk-x"),

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from tests.policy.conftest import make_redactor
-
 from ongoingai.policy import placeholder_hash
 from ongoingai.policy.placeholders import DEFAULT_FORMAT, Placeholders
+from tests.policy.conftest import make_redactor
 
 
 def test_spec_example_hash() -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.policy.conftest import make_redactor
 
 from ongoingai.config.model import DEFAULT_KEY_DENYLIST
 from ongoingai.policy.rules import FieldRules
+from tests.policy.conftest import make_redactor
 
 REDACTOR = make_redactor()
 FIELDS = FieldRules(DEFAULT_KEY_DENYLIST)

@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 import pytest
-from tests.policy.conftest import make_redactor
 
 from ongoingai.config.model import DEFAULT_KEY_DENYLIST
 from ongoingai.policy import PathRuleError
 from ongoingai.policy.rules import FieldRules, PathRules, Step, normalise_key, parse_key_rule, parse_path_rule
+from tests.policy.conftest import make_redactor
 
 DEFAULT_DENIED = [
     "email",

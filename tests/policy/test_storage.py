@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.policy.conftest import make_redactor
 
 from ongoingai.policy import FAILURE_SEMANTICS, Mode, Redactor, redact_for_storage
 from ongoingai.policy.codec import INVALID_UTF8
+from tests.policy.conftest import make_redactor
 
 REQUEST = b'{"messages":[{"content":"alice@example.com"}],"api_key":"k"}'
 RESPONSE = b'{"choices":[{"message":{"content":"call 415-555-2671"}}]}'

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tests.fakes.upstream import FIXTURES
 
 from ongoingai.providers.anthropic import read_usage
 from ongoingai.providers.extract import extract_usage
 from ongoingai.providers.usage import Usage
+from tests.fakes.upstream import FIXTURES
 
 ANTHROPIC = FIXTURES / "anthropic"
 

@@ -12,10 +12,10 @@ import brotli
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.fakes.upstream import FIXTURES
 
 from ongoingai.providers.decode import BodyDecoder, decode_body
 from ongoingai.providers.extract import extract_usage
+from tests.fakes.upstream import FIXTURES
 
 BODY = (FIXTURES / "openai" / "chat_completion_stream.sse").read_bytes() * 8  # ~48 KiB, several slices
 LIMIT = 1 << 20

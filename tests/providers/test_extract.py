@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.fakes.upstream import FIXTURES
 
 from ongoingai.providers.extract import (
     StreamUsageParser,
@@ -17,6 +16,7 @@ from ongoingai.providers.extract import (
     request_model,
 )
 from ongoingai.providers.usage import Usage
+from tests.fakes.upstream import FIXTURES
 
 STREAMS = sorted(FIXTURES.glob("*/*.sse"))
 

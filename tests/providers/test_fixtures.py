@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 import pytest
 from pydantic import TypeAdapter
-from tests.fakes.upstream import FIXTURES
 
 from ongoingai.providers.sse import DONE, parse_sse_events
+from tests.fakes.upstream import FIXTURES
 
 pytestmark = pytest.mark.e2e
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from tests.fakes.upstream import FIXTURES
 
 from ongoingai.providers.extract import extract_usage
 from ongoingai.providers.openai import read_usage
 from ongoingai.providers.usage import Usage
+from tests.fakes.upstream import FIXTURES
 
 OPENAI = FIXTURES / "openai"
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.fakes.trace_records import make_record, trace_id
 
 from ongoingai.query import Cursor, CursorError, decode_cursor, encode_cursor, format_rfc3339, lineage_view
+from tests.fakes.trace_records import make_record, trace_id
 
 
 def b64(text: str) -> str:

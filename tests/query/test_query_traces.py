@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from tests.fakes.trace_records import T0, make_record, trace_id
 
 from ongoingai.query import TenantScope, TraceFilter, count_traces, decode_cursor, get_trace, list_traces
 from ongoingai.store import SqlTraceStore
 from ongoingai.traces import TraceRecord
+from tests.fakes.trace_records import T0, make_record, trace_id
 
 DAY = datetime(2025, 1, 2, tzinfo=UTC)
 

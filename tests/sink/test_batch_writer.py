@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes.trace_records import make_record
-from tests.fakes.trace_stores import MemoryTraceStore
 
 from ongoingai.config import Settings
 from ongoingai.sink import BatchWriter, SpillJournal, default_spill_path
 from ongoingai.sink.diagnostics import pressure_state, utilization_pct
 from ongoingai.store import WriteResult
 from ongoingai.traces import TraceRecord
+from tests.fakes.trace_records import make_record
+from tests.fakes.trace_stores import MemoryTraceStore
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 

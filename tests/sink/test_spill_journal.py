@@ -6,9 +6,8 @@ import stat
 import zlib
 from pathlib import Path
 
-from tests.fakes.trace_records import make_record
-
 from ongoingai.sink.spill import HEADER, MAGIC, SpillJournal
+from tests.fakes.trace_records import make_record
 
 
 def ids(journal: SpillJournal) -> list[str]:

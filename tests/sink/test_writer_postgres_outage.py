@@ -8,12 +8,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
-from tests.fakes.storage import storage_settings
-from tests.fakes.tcp_relay import TcpRelay
-from tests.fakes.trace_records import make_record
 
 from ongoingai.sink import BatchWriter, SpillJournal
 from ongoingai.store import open_trace_store
+from tests.fakes.storage import storage_settings
+from tests.fakes.tcp_relay import TcpRelay
+from tests.fakes.trace_records import make_record
 
 pytestmark = pytest.mark.postgres
 

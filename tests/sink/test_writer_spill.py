@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes.trace_records import make_record
-from tests.fakes.trace_stores import FailingStore, MemoryTraceStore
 
 from ongoingai.sink import BatchWriter, SpillJournal
+from tests.fakes.trace_records import make_record
+from tests.fakes.trace_stores import FailingStore, MemoryTraceStore
 
 
 def spill_writer(store: Any, spill_dir: Path, max_bytes: int = 1 << 20, **kwargs: Any) -> BatchWriter:

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.fakes.storage import storage_settings
-from tests.fakes.trace_records import T0, make_record, trace_id
 
 from ongoingai.config import Settings
 from ongoingai.store import MigrationState, SqlTraceStore, StoreUnavailable, open_trace_store
 from ongoingai.store.rows import record_from_row
 from ongoingai.store.tables import traces
 from ongoingai.traces import TraceRecord
+from tests.fakes.storage import storage_settings
+from tests.fakes.trace_records import T0, make_record, trace_id
 
 
 async def read_all(store: SqlTraceStore) -> dict[str, TraceRecord]:

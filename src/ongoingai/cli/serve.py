@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from types import FrameType
@@ -69,10 +70,8 @@ def run_serve(settings: Settings, config_path: str) -> int:
             "prometheus_path": settings.observability.otel.prometheus_path,
         },
     )
-    try:
+    with contextlib.suppress(SystemExit):  # uvicorn exits 3 when startup failed; the spec's code is 1
         server.run()
-    except SystemExit:  # uvicorn exits 3 when the lifespan startup failed; the spec's code is 1
-        pass
     if not server.started:
         print(gateway.startup_error or "failed to start the gateway", file=sys.stderr)
         return 1
