@@ -1,14 +1,27 @@
 """Logging configured once: JSON lines (python-json-logger) or text on stdout, level from config.
 
-Messages are constant strings with fields in `extra=`; this module decides how they look.
+Messages are constant strings with fields in `extra=`; this module decides how they look
+(observability.md §4): `time` (RFC 3339, fractional, UTC), `level` (`DEBUG`/`INFO`/`WARN`/`ERROR`), `msg`,
+the fields, and — from context — `correlation_id` of the request being served and `trace_id`/`span_id`
+while a recording span is active. A scrubbing filter is the second line of defence: no field, message or
+traceback leaves with a credential in it.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
+
+from ongoingai.observability.scrub import DEFAULT_SCRUBBER, Scrubber
+
+# Set by the gateway at request entry (observability/request.py); read by every log line of the request.
+CORRELATION_ID: ContextVar[str] = ContextVar("ongoingai_correlation_id", default="")
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -18,6 +31,15 @@ _LEVELS = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
+_LEVEL_NAMES = {
+    logging.DEBUG: "DEBUG",
+    logging.INFO: "INFO",
+    logging.WARNING: "WARN",
+    logging.ERROR: "ERROR",
+    logging.CRITICAL: "ERROR",
+}
+# LogRecord attributes that are not `extra=` fields.
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
 class _DropAbortedStreams(logging.Filter):
@@ -29,21 +51,91 @@ class _DropAbortedStreams(logging.Filter):
         return type(exc).__name__ != "StreamAbortedError"
 
 
-def configure_logging(level: str = "info", fmt: str = "json") -> None:
+class ContextFilter(logging.Filter):
+    """Adds `correlation_id` (unless the call passed one) and the active recording span's ids."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "correlation_id" not in record.__dict__:
+            correlation_id = CORRELATION_ID.get()
+            if correlation_id:
+                record.correlation_id = correlation_id
+        span = trace.get_current_span()
+        if span.is_recording():
+            ctx = span.get_span_context()
+            record.trace_id = format(ctx.trace_id, "032x")
+            record.span_id = format(ctx.span_id, "016x")
+        return True
+
+
+class ScrubFilter(logging.Filter):
+    """Scrubs the message and every `extra=` field in place (tracebacks: see the formatters)."""
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        super().__init__()
+        self._scrubber = scrubber
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scrub = self._scrubber
+        if record.args:
+            record.msg = scrub.scrub(record.getMessage())
+            record.args = None
+        elif isinstance(record.msg, str):
+            record.msg = scrub.scrub(record.msg)
+        fields = record.__dict__
+        for key, value in fields.items():
+            if key not in _RESERVED and isinstance(value, str | list | tuple):
+                fields[key] = scrub.value(value)
+        return True
+
+
+class GatewayJsonFormatter(JsonFormatter):
+    def __init__(self, scrubber: Scrubber) -> None:
+        super().__init__("%(message)s", rename_fields={"message": "msg"}, json_ensure_ascii=False)
+        self._scrubber = scrubber
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        log_data["time"] = _rfc3339(record.created)
+        log_data["level"] = _LEVEL_NAMES.get(record.levelno, record.levelname)
+        log_data["logger"] = record.name
+        super().add_fields(log_data, record, message_dict)
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return self._scrubber.scrub(logging.Formatter.formatException(self, ei))
+
+
+class GatewayTextFormatter(logging.Formatter):
+    def __init__(self, scrubber: Scrubber) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._scrubber = scrubber
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return self._scrubber.scrub(super().formatException(ei))
+
+
+def _rfc3339(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def level_of(name: str) -> int:
+    return _LEVELS.get(name.strip().lower(), logging.INFO)
+
+
+def build_handler(fmt: str = "json", scrubber: Scrubber = DEFAULT_SCRUBBER) -> logging.Handler:
+    """The stdout handler with its filters; tests attach the same handler to a buffer."""
     handler = logging.StreamHandler(sys.stdout)
     if fmt == "text":
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(GatewayTextFormatter(scrubber))
     else:
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "message": "msg"},
-                timestamp=False,
-            )
-        )
+        handler.setFormatter(GatewayJsonFormatter(scrubber))
+    handler.addFilter(ContextFilter())
+    handler.addFilter(ScrubFilter(scrubber))
+    return handler
+
+
+def configure_logging(level: str = "info", fmt: str = "json", scrubber: Scrubber = DEFAULT_SCRUBBER) -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(_LEVELS.get(level, logging.INFO))
+    root.handlers[:] = [build_handler(fmt, scrubber)]
+    root.setLevel(level_of(level))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -18,14 +18,17 @@ _STRICT_GROUPING = phonenumbers.Leniency.STRICT_GROUPING
 # Runs of digits and separators; the simplest pattern scans fastest, windows with < 7 digits are dropped.
 _CLUSTER = re.compile(r"[0-9][0-9 ().+\-]{6,}", re.ASCII)
 _SSN = re.compile(r"(?<![\w\-])(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w\-])", re.ASCII)
+# Printed groupings only: 13-19 digits in one run, 4-4-4-4 (with a 19-digit card's 3-digit tail), or the
+# 4-6-5 / 4-6-4 of Amex and Diners. Random counts such as `6353 4665 5694 8` are not a card layout.
 _CARD = re.compile(
     r"(?<![\w.,+\-/])"
     r"(?:\d{13,19}"
-    r"|\d{4}(?P<a>[ \-])\d{4}(?P=a)\d{4}(?P=a)\d{1,4}(?P<tail>(?P=a)\d{1,3})?"
+    r"|\d{4}(?P<a>[ \-])\d{4}(?P=a)\d{4}(?P=a)\d{4}(?P<tail>(?P=a)\d{3})?"
     r"|\d{4}(?P<b>[ \-])\d{6}(?P=b)\d{4,5})"
     r"(?![\w+\-/]|[.,]\d)",
     re.ASCII,
 )
+_FOUR_SIX_SCHEMES = frozenset({"34", "37", "36", "38", "39", "30"})
 # Up to seven groups of digits (or a parenthesised area code) joined by one separator, and nothing more
 # after them: possessive and bounded, so each start costs O(1) and a long list of numbers yields
 # candidates only at its tail. A rejected candidate is retried without its trailing groups.
@@ -64,7 +67,7 @@ def number_windows(text: str) -> list[tuple[int, int, int]]:
 
 def find_ssns(text: str, windows: list[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
     for pos, endpos, digits in windows:
-        if digits < 9:
+        if digits < 9 or text.find("-", pos, endpos) == -1:
             continue
         for m in _SSN.finditer(text, pos, endpos):
             yield m.span()
@@ -100,7 +103,10 @@ def _validated(
 
 
 def _card_end(m: re.Match[str]) -> int | None:
-    if is_card_number(_NON_DIGIT.sub("", m.group())):
+    digits = _NON_DIGIT.sub("", m.group())
+    if m.group("b") is not None and digits[:2] not in _FOUR_SIX_SCHEMES:
+        return None  # the 4-6-5 / 4-6-4 layout is Amex's and Diners Club's alone
+    if is_card_number(digits):
         return m.end()
     tail = m.start("tail")
     if tail >= 0 and is_card_number(_NON_DIGIT.sub("", m.string[m.start() : tail])):

@@ -13,13 +13,14 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql.dml import Insert
 
+from ongoingai.store.columns import format_sqlite_time, to_utc
 from ongoingai.store.errors import TRANSIENT_CLASSES, ErrorClass, classify_error, error_kind
 from ongoingai.store.rows import row_from_record
 from ongoingai.store.tables import traces
@@ -52,21 +53,49 @@ class WriteResult:
         return sum(len(f.records) for f in self.failures)
 
 
-def _insert_statement(dialect: str, idempotent: bool) -> Insert:
+_COLUMNS = tuple(column.name for column in traces.columns)
+_JSON_COLUMNS = frozenset({"request_headers", "response_headers", "metadata"})
+_TIME_COLUMNS = frozenset({"timestamp", "created_at"})
+
+
+@lru_cache(maxsize=4)
+def insert_sql(dialect: str, idempotent: bool) -> str:
+    """The INSERT for one row in the driver's own parameter style.
+
+    The hot write path binds plain tuples with `exec_driver_sql`: compiling the statement and running
+    SQLAlchemy's per-value type processors cost more CPU per row than the insert itself (measured ~90 µs
+    of ~180 µs per row on SQLite). `tables.traces` stays the single definition of the column list.
+    """
+    names = ", ".join(f'"{name}"' for name in _COLUMNS)
+    if dialect == "postgresql":
+        marks = ", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))
+    else:
+        marks = ", ".join("?" for _ in _COLUMNS)
     # Replayed journal batches may already be stored (the commit landed, the answer did not).
-    if idempotent and dialect == "postgresql":
-        return postgresql.insert(traces).on_conflict_do_nothing(index_elements=["id"])
-    if idempotent and dialect == "sqlite":
-        return sqlite.insert(traces).on_conflict_do_nothing(index_elements=["id"])
-    return traces.insert()
+    conflict = ' ON CONFLICT ("id") DO NOTHING' if idempotent else ""
+    return f"INSERT INTO traces ({names}) VALUES ({marks}){conflict}"  # noqa: S608 - names from tables.py
+
+
+def row_values(row: dict[str, Any], postgres: bool) -> tuple[Any, ...]:
+    """Column values in `_COLUMNS` order, already in the driver's form (JSON text, time text/aware)."""
+    values = []
+    for name in _COLUMNS:
+        value = row[name]
+        if value is not None and name in _JSON_COLUMNS:
+            value = orjson.dumps(value).decode()
+        elif value is not None and name in _TIME_COLUMNS:
+            value = to_utc(value) if postgres else format_sqlite_time(value)
+        values.append(value)
+    return tuple(values)
 
 
 async def _insert_once(engine: AsyncEngine, records: Sequence[TraceRecord], idempotent: bool) -> None:
     dialect = engine.dialect.name
+    postgres = dialect == "postgresql"
     now = datetime.now(UTC)
-    rows: list[dict[str, Any]] = [row_from_record(r, now, postgres=dialect == "postgresql") for r in records]
+    rows = [row_values(row_from_record(r, now, postgres=postgres), postgres) for r in records]
     async with engine.begin() as conn:
-        await conn.execute(_insert_statement(dialect, idempotent), rows)
+        await conn.exec_driver_sql(insert_sql(dialect, idempotent), rows)
 
 
 async def insert_with_retry(engine: AsyncEngine, records: Sequence[TraceRecord], idempotent: bool) -> None:

@@ -1,0 +1,158 @@
+"""Span names, attributes and the per-request span set (observability.md §2).
+
+Tree for a proxied request (`gateway.trace.write` is a root of its own, one per writer batch):
+
+    POST /openai/*                 server
+    └── gateway.auth               internal; allow/deny from the final status, enriched with the identity
+        └── gateway.route          internal; PII guardrail + router + proxy
+            ├── proxy POST /openai/*   client; the upstream call (traceparent injected from it)
+            └── gateway.trace.enqueue  internal; the sink call, after the response ended
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from ongoingai.http.asgi import Scope
+
+UNKNOWN = "unknown"
+# observability.md §1: fixed strings, not the configured prefixes.
+_PATTERNS = (("/openai", "/openai/*"), ("/anthropic", "/anthropic/*"), ("/api", "/api/*"))
+_ROUTE_PROVIDER = {"/openai/*": ("openai", "/openai"), "/anthropic/*": ("anthropic", "/anthropic")}
+
+# The spans of the request being served; None when tracing is off or the request is not sampled.
+REQUEST_SPANS: ContextVar[RequestSpans | None] = ContextVar("ongoingai_request_spans", default=None)
+
+
+def route_pattern(path: str) -> str:
+    for prefix, pattern in _PATTERNS:
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            return pattern
+    return "/other"
+
+
+def route_provider(pattern: str) -> tuple[str, str]:
+    """(`gateway.route.provider`, `gateway.route.prefix`) for a route pattern."""
+    return _ROUTE_PROVIDER.get(pattern, (UNKNOWN, "/"))
+
+
+def server_attributes(scope: Scope, pattern: str) -> dict[str, Any]:
+    """Standard HTTP server attributes; never headers, never the query string (it may hold a key)."""
+    attributes: dict[str, Any] = {
+        "http.request.method": scope["method"],
+        "http.route": pattern,
+        "url.path": scope["path"],
+        "url.scheme": scope.get("scheme", "http"),
+        "network.protocol.version": scope.get("http_version", "1.1"),
+    }
+    server = scope.get("server")
+    if server:
+        attributes["server.address"] = server[0]
+        if server[1] is not None:
+            attributes["server.port"] = server[1]
+    client = scope.get("client")
+    if client:
+        attributes["client.address"] = client[0]
+    return attributes
+
+
+def client_attributes(method: str, url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    attributes: dict[str, Any] = {
+        "http.request.method": method,
+        "url.full": f"{parts.scheme}://{parts.netloc}{parts.path}",  # no query: it may hold a key
+        "server.address": parts.hostname or "",
+    }
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    attributes["server.port"] = port
+    return attributes
+
+
+def error_status(code: int) -> Status | None:
+    return Status(StatusCode.ERROR, f"http {code}") if code >= 500 else None
+
+
+@dataclass(slots=True)
+class RequestSpans:
+    """The open spans of one sampled request and what later layers learnt about it."""
+
+    server: Span
+    auth: Span
+    route: Span
+    pattern: str
+    correlation_id: str
+    client: Span | None = None
+    org_id: str = UNKNOWN
+    workspace_id: str = UNKNOWN
+    key_id: str = ""
+    role: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def scope_attributes(self, model: str = UNKNOWN) -> dict[str, Any]:
+        provider, _ = route_provider(self.pattern)
+        return {
+            "gateway.provider": provider,
+            "gateway.model": model,
+            "gateway.org_id": self.org_id,
+            "gateway.workspace_id": self.workspace_id,
+            "gateway.route": self.pattern,
+        }
+
+    def end_client(self, status: int, failure_class: str) -> None:
+        client = self.client
+        if client is None:
+            return
+        self.client = None
+        if status:
+            client.set_attribute("http.response.status_code", status)
+        if failure_class:
+            client.set_attribute("error.type", failure_class)
+            client.set_status(Status(StatusCode.ERROR, failure_class))
+        elif status >= 500:
+            client.set_status(Status(StatusCode.ERROR, f"http {status}"))
+        client.end()
+
+    def finish(self, status: int, error: BaseException | None) -> None:
+        """End client (if still open), route and auth spans with what the response turned out to be."""
+        self.end_client(0, type(error).__name__ if error is not None else "")
+        scope = self.scope_attributes()
+        route = self.route
+        provider, prefix = route_provider(self.pattern)
+        route.set_attributes(scope)
+        route.set_attributes({"gateway.route.provider": provider, "gateway.route.prefix": prefix})
+        if error is not None:
+            route.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        elif (failed := error_status(status)) is not None:
+            route.set_status(failed)
+        route.end()
+        self._finish_auth(scope, status)
+
+    def _finish_auth(self, scope: dict[str, Any], status: int) -> None:
+        auth = self.auth
+        auth.set_attributes(scope)
+        auth.set_attribute("gateway.correlation_id", self.correlation_id)
+        if self.key_id:
+            auth.set_attribute("gateway.key_id", self.key_id)
+        if self.role:
+            auth.set_attribute("gateway.role", self.role)
+        # observability.md §2: derived from the final status of everything inside (an upstream 401/403
+        # or a PII 403 also reads as deny: the original's quirk, kept).
+        if status in (401, 403):
+            reason = "unauthorized" if status == 401 else "forbidden"
+            auth.set_attribute("gateway.auth.result", "deny")
+            auth.set_attribute("gateway.auth.deny_reason", reason)
+            auth.set_status(Status(StatusCode.ERROR, reason))
+        else:
+            auth.set_attribute("gateway.auth.result", "allow")
+            if (failed := error_status(status)) is not None:
+                auth.set_status(failed)
+        auth.end()
+
+
+SERVER = SpanKind.SERVER
+CLIENT = SpanKind.CLIENT
