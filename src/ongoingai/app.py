@@ -19,8 +19,11 @@ from ongoingai.config import Settings
 from ongoingai.http.asgi import ASGIApp, Message, Receive, Scope, Send
 from ongoingai.http.correlation import RESPONSE_HEADER, correlation_id_from
 from ongoingai.http.errors import send_plain
+from ongoingai.observability.otel import Telemetry
+from ongoingai.policy import Redactor
 from ongoingai.providers.pricing import PriceTable
 from ongoingai.providers.routes import build_routes, match_route
+from ongoingai.proxy.guard import RequestGuard
 from ongoingai.proxy.handler import ProxyHandler
 from ongoingai.proxy.upstream import UpstreamClient
 from ongoingai.sink import BatchWriter, TraceSink
@@ -54,34 +57,53 @@ class Gateway:
         api: ASGIApp = not_found,
         builder: TraceBuilder | None = None,
         lifecycle: Lifecycle | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
         self.lifecycle = lifecycle or Lifecycle()
+        # Built once; with OTel off every hook below is one attribute check (observability/otel.py).
+        self.telemetry = telemetry or Telemetry.from_settings(settings)
+        self.telemetry.watch(sink, self.lifecycle)
+        self._observe = self.telemetry.requests
         self.startup_error = ""
         self._routes = build_routes(settings)
         self._api = api
-        self._builder = builder or TraceBuilder(settings, PriceTable.load(settings.pricing.overrides))
+        redactor = Redactor.from_settings(
+            settings.pii,
+            settings.auth.header,
+            capture_bodies=settings.tracing.capture_bodies,
+            body_max_size=settings.tracing.effective_body_max_size,
+        )
+        self._builder = builder or TraceBuilder(
+            settings, PriceTable.load(settings.pricing.overrides), redactor
+        )
         self.upstream = UpstreamClient()
         self._proxy = ProxyHandler(
             self.upstream,
+            RequestGuard(redactor),
             self._record,
             max_request_body_bytes=settings.server.max_request_body_bytes,
             body_max_size=settings.tracing.effective_body_max_size,
             gateway_header=settings.auth.header,
+            telemetry=self.telemetry,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            correlation_id = correlation_id_from(scope["headers"])
-            route = match_route(self._routes, scope["path"])
-            if route is not None:
-                await self._proxy(scope, receive, send, route, correlation_id)
-            else:
-                await self._api(scope, receive, _with_correlation(send, correlation_id))
+            # The observer sets the log correlation id, serves the Prometheus path, opens the request
+            # spans and writes the access log line around the dispatch.
+            await self._observe(scope, receive, send, correlation_id_from(scope["headers"]), self._dispatch)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, correlation_id: str) -> None:
+        route = match_route(self._routes, scope["path"])
+        if route is not None:
+            await self._proxy(scope, receive, send, route, correlation_id)
+        else:
+            await self._api(scope, receive, _with_correlation(send, correlation_id))
 
     def _record(self, exchange: Exchange) -> None:
         """Build the trace and hand it to the sink; capture fails open (logged), never the response."""
@@ -93,7 +115,11 @@ class Gateway:
                 extra={"correlation_id": exchange.correlation_id, "path": exchange.path},
             )
             return
-        if not self.sink.enqueue(record):
+        if self.telemetry.active:  # metrics, the enqueue span and `otel_trace_id` in the metadata
+            accepted = self.telemetry.enqueue(self.sink, exchange, record)
+        else:
+            accepted = self.sink.enqueue(record)
+        if not accepted:
             logger.warning(
                 "trace queue is full; dropping trace",
                 extra={

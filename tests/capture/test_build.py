@@ -11,8 +11,8 @@ import pytest
 from ongoingai.auth.identity import Identity
 from ongoingai.capture.build import TraceBuilder, credential_of, lineage_of
 from ongoingai.capture.exchange import Exchange
-from ongoingai.capture.headers import canonical_name
 from ongoingai.config import Settings
+from ongoingai.policy import Redactor
 from ongoingai.providers.pricing import PriceTable
 from tests.e2e import wire
 
@@ -21,7 +21,12 @@ T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
 def builder(**settings: object) -> TraceBuilder:
     s = Settings(**settings)  # type: ignore[arg-type]
-    return TraceBuilder(s, PriceTable.load(s.pricing.overrides), clock=lambda: T0, new_id=lambda: "a" * 32)
+    redactor = Redactor.from_settings(
+        s.pii, s.auth.header, capture_bodies=s.tracing.capture_bodies, body_max_size=s.tracing.body_max_size
+    )
+    return TraceBuilder(
+        s, PriceTable.load(s.pricing.overrides), redactor, clock=lambda: T0, new_id=lambda: "a" * 32
+    )
 
 
 def exchange(**kw: object) -> Exchange:
@@ -135,15 +140,3 @@ def test_lineage_seq_must_be_a_non_negative_integer() -> None:
     assert lineage_of([(b"x-ongoingai-checkpoint-seq", b"-1")]) == {}
     assert lineage_of([(b"x-ongoingai-checkpoint-seq", b"abc")]) == {}
     assert lineage_of([(b"x-ongoingai-checkpoint-seq", b" 7 ")]) == {"lineage_checkpoint_seq": 7}
-
-
-@pytest.mark.parametrize(
-    ("raw", "canonical"),
-    [
-        ("content-type", "Content-Type"),
-        ("X-API-KEY", "X-Api-Key"),
-        ("x-ongoingai-correlation-id", "X-Ongoingai-Correlation-Id"),
-    ],
-)
-def test_canonical_header_names(raw: str, canonical: str) -> None:
-    assert canonical_name(raw) == canonical

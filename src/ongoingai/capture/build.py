@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ongoingai.capture.exchange import Exchange
-from ongoingai.capture.headers import BUILTIN_DENYLIST, stored_headers
 from ongoingai.config import Settings
+from ongoingai.policy import EffectivePolicy, PolicySubject, Redactor, merge_counts, redact_for_storage
 from ongoingai.providers.decode import decode_body
 from ongoingai.providers.extract import extract_usage
 from ongoingai.providers.pricing import PriceTable
@@ -84,6 +84,7 @@ class TraceBuilder:
         self,
         settings: Settings,
         prices: PriceTable,
+        redactor: Redactor,
         *,
         clock: Clock = utc_now,
         new_id: IdSource = new_trace_id,
@@ -91,21 +92,22 @@ class TraceBuilder:
         self._capture_bodies = settings.tracing.capture_bodies
         self._body_max = settings.tracing.effective_body_max_size
         self._prices = prices
+        self._redactor = redactor
         self._clock = clock
         self._new_id = new_id
-        pii = settings.pii
-        builtin = BUILTIN_DENYLIST | {settings.auth.header.strip().lower()}
-        custom = frozenset(h.strip().lower() for h in pii.headers.denylist)
-        self._request_denylist = builtin | custom if pii.stages.request_headers else builtin
-        self._response_denylist = builtin | custom if pii.stages.response_headers else builtin
-        self._mode = pii.mode.strip().lower() or ("redact_storage" if self._capture_bodies else "off")
-        self._policy_id = pii.policy_id or "default/v1"
+
+    def policy_for(self, ex: Exchange) -> EffectivePolicy:
+        """The effective PII policy; the request path resolves it first and the tap carries it here."""
+        if ex.policy is not None:
+            return ex.policy
+        return self._redactor.resolve(subject_of(ex))
 
     def build(self, ex: Exchange) -> TraceRecord:
         trace_id = self._new_id()
         now = self._clock()
-        request_headers, req_redacted = stored_headers(ex.request_headers, self._request_denylist)
-        response_headers, resp_redacted = stored_headers(ex.response_headers, self._response_denylist)
+        policy = self.policy_for(ex)
+        stored_request_headers = self._redactor.redact_headers(ex.request_headers)
+        stored_response_headers = self._redactor.redact_headers(ex.response_headers, response=True)
         encoding = _header(ex.response_headers, b"content-encoding")
         response_body, decoded_truncated = decode_body(ex.response_prefix, encoding, self._body_max)
         request_body = ex.request_body[: self._body_max]
@@ -116,12 +118,12 @@ class TraceBuilder:
         identity = ex.identity
         ttft_us = (ex.first_write_ns - ex.started_ns) // 1000 if ex.streaming and ex.first_write_ns else 0
         ttft_ms, ttft_us = normalise_ttft(-(-ttft_us // 1000) if ttft_us else 0, ttft_us)
-        header_count = req_redacted + resp_redacted
+        header_count = stored_request_headers.redacted + stored_response_headers.redacted
         metadata: dict[str, Any] = {
             "streaming": ex.streaming,
             "stream_chunks": ex.chunks if ex.streaming else 0,
-            "redaction_mode": self._mode,
-            "redaction_policy_id": self._policy_id,
+            "redaction_mode": policy.mode.value,
+            "redaction_policy_id": policy.policy_id or "default/v1",
             "redaction_applied": header_count > 0,
             "lineage_checkpoint_id": trace_id,
             "lineage_immutable": True,
@@ -152,12 +154,12 @@ class TraceBuilder:
                 if value:
                     metadata[key] = value
         stored_request, stored_response = self._bodies_for_storage(
-            request_body,
-            response_body,
-            ex.request_truncated,
-            ex.response_truncated or decoded_truncated,
-            metadata,
+            ex, policy, request_body, response_body, decoded_truncated, metadata
         )
+        if ex.decision is not None and ex.decision.inspected and policy.mode.value == "observe":
+            # DEVIATIONS "observe": what block / redact_upstream would have done, never the values.
+            metadata["redaction_observed_counts"] = dict(ex.decision.counts)
+            metadata["redaction_observed_paths"] = list(ex.decision.paths)
         return TraceRecord(
             id=trace_id,
             timestamp=now,
@@ -168,10 +170,10 @@ class TraceBuilder:
             request_path=ex.path or "/",
             response_status=ex.response_status or 200,
             trace_group_id=lineage.get("lineage_group_id"),
-            org_id=(identity.org_id if identity else "") or DEFAULT_TENANT,
-            workspace_id=(identity.workspace_id if identity else "") or DEFAULT_TENANT,
-            request_headers=request_headers,
-            response_headers=response_headers,
+            org_id=tenant_of(ex)[0],
+            workspace_id=tenant_of(ex)[1],
+            request_headers=stored_request_headers.headers,
+            response_headers=stored_response_headers.headers,
             request_body=stored_request,
             response_body=stored_response,
             input_tokens=usage.input_tokens,
@@ -188,24 +190,54 @@ class TraceBuilder:
 
     def _bodies_for_storage(
         self,
+        ex: Exchange,
+        policy: EffectivePolicy,
         request_body: bytes,
         response_body: bytes,
-        request_truncated: bool,
-        response_truncated: bool,
+        decoded_truncated: bool,
         metadata: dict[str, Any],
     ) -> tuple[str, str]:
+        """Bodies as stored: none without `capture_bodies`; else redacted per mode (privacy §3, §5)."""
         if not self._capture_bodies:
             return "", ""
-        if self._mode != "off":
-            # Body redaction (issue 6) is not wired yet: fail safe exactly as the spec's storage-drop
-            # semantics say, never store an unredacted body under a redacting mode.
-            metadata["redaction_storage_drop"] = True
-            metadata["redaction_failure_semantics"] = "storage_drop_continue_proxy"
-            return "", ""
-        if request_truncated or response_truncated:
+        stored = redact_for_storage(
+            self._redactor,
+            mode=policy.mode,
+            workspace_id=tenant_of(ex)[1],
+            request_body=request_body,
+            response_body=response_body,
+            response_stream=ex.streaming,
+            request_truncated=ex.request_truncated,
+            response_truncated=ex.response_truncated or decoded_truncated,
+        )
+        body_meta = stored.metadata()
+        header_counts = metadata.pop("redaction_counts", {})
+        counts = merge_counts(header_counts, body_meta.pop("redaction_counts", {}))
+        if counts:
+            metadata["redaction_counts"] = counts
+            metadata["redaction_applied"] = True
+        if stored.storage_drop:
+            metadata["redaction_applied"] = True
+        metadata.update(body_meta)
+        if not policy.mode.redacts_storage and (
+            ex.request_truncated or ex.response_truncated or decoded_truncated
+        ):
             # Stored raw (mode off): say the copy is a prefix; `redaction_truncated` is for redacted copies.
             metadata["body_truncated"] = True
-        return (
-            request_body.decode("utf-8", errors="replace"),
-            response_body.decode("utf-8", errors="replace"),
-        )
+        return stored.request_body, stored.response_body
+
+
+def tenant_of(ex: Exchange) -> tuple[str, str]:
+    """(org_id, workspace_id) with `default` for unauthenticated requests (DEVIATIONS: both paths)."""
+    identity = ex.identity
+    if identity is None:
+        return DEFAULT_TENANT, DEFAULT_TENANT
+    return identity.org_id or DEFAULT_TENANT, identity.workspace_id or DEFAULT_TENANT
+
+
+def subject_of(ex: Exchange) -> PolicySubject:
+    org_id, workspace_id = tenant_of(ex)
+    key_id = ex.identity.key_id if ex.identity is not None else ""
+    return PolicySubject(
+        org_id=org_id, workspace_id=workspace_id, key_id=key_id, provider=ex.provider, path=ex.path
+    )

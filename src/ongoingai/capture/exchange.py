@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from ongoingai.auth.identity import Identity
+from ongoingai.policy import Decision, EffectivePolicy
 
 
 @dataclass(slots=True)
@@ -22,6 +23,8 @@ class Exchange:
     body_max_size: int
     started_ns: int = field(default_factory=time.perf_counter_ns)
     identity: Identity | None = None
+    policy: EffectivePolicy | None = None  # resolved once by the request guard, reused by the builder
+    decision: Decision | None = None  # the guardrail's decision when the mode inspects requests
     request_body: bytes = b""
     request_truncated: bool = False
     response_status: int = 0

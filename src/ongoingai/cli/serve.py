@@ -13,6 +13,7 @@ from ongoingai import __version__
 from ongoingai.app import build_gateway
 from ongoingai.config import Settings
 from ongoingai.observability.logging import configure_logging
+from ongoingai.observability.scrub import Scrubber
 
 logger = logging.getLogger("ongoingai")
 
@@ -31,7 +32,8 @@ class GatewayServer(uvicorn.Server):
 
 def run_serve(settings: Settings, config_path: str) -> int:
     """Serve until stopped; returns the process exit code (0 clean, 1 startup/serve failure)."""
-    configure_logging(settings.logging.level, settings.logging.format)
+    # The scrubber also knows the configured gateway-key header and static tokens (second line of defence).
+    configure_logging(settings.logging.level, settings.logging.format, Scrubber.from_settings(settings))
     gateway = build_gateway(settings)
     config = uvicorn.Config(
         gateway,

@@ -180,12 +180,14 @@ class BoundedSpanProcessor(SpanProcessor):
             self._count_drop(1, "traces", "queue_full")
             if not self._warned:
                 self._warned = True
-                logger.warning("span export queue is full; dropping spans", extra={"capacity": self._max_queue})
+                logger.warning(
+                    "span export queue is full; dropping spans", extra={"capacity": self._max_queue}
+                )
             return
         self._inner.on_end(span)
 
     def shutdown(self) -> None:
-        self._inner.shutdown()
+        self._inner.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
@@ -202,7 +204,9 @@ class CountingMetricExporter(MetricExporter):
         self._inner = inner
         self._failures = failures
 
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
         try:
             result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
         except Exception:  # see ScrubbingSpanExporter.export

@@ -93,13 +93,15 @@ class GatewayJsonFormatter(JsonFormatter):
         super().__init__("%(message)s", rename_fields={"message": "msg"}, json_ensure_ascii=False)
         self._scrubber = scrubber
 
-    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
         log_data["time"] = _rfc3339(record.created)
         log_data["level"] = _LEVEL_NAMES.get(record.levelno, record.levelname)
         log_data["logger"] = record.name
         super().add_fields(log_data, record, message_dict)
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+    def formatException(self, ei: Any) -> str:
         return self._scrubber.scrub(logging.Formatter.formatException(self, ei))
 
 
@@ -108,7 +110,7 @@ class GatewayTextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self._scrubber = scrubber
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+    def formatException(self, ei: Any) -> str:
         return self._scrubber.scrub(super().formatException(ei))
 
 

@@ -26,7 +26,13 @@ FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 # Failure classes that say the upstream (not the client, not the gateway's limits) failed.
 UPSTREAM_FAILURES = frozenset(
-    {"connect_timeout", "first_byte_timeout", "upstream_unreachable", "upstream_reset", "upstream_idle_timeout"}
+    {
+        "connect_timeout",
+        "first_byte_timeout",
+        "upstream_unreachable",
+        "upstream_reset",
+        "upstream_idle_timeout",
+    }
 )
 _LABEL_CACHE_MAX = 1024
 
@@ -35,6 +41,7 @@ class CapturedExchange(Protocol):
     """What metrics read of `capture.Exchange` (structural, so observability never imports capture)."""
 
     provider: str
+    response_status: int
     started_ns: int
     first_write_ns: int
     ended_ns: int
@@ -52,8 +59,12 @@ class GatewayMetrics:
         self._labels: dict[str, str] = {}
         counter = meter.create_counter
         histogram = meter.create_histogram
-        self.queue_dropped = counter("ongoingai.trace.queue_dropped_total", description="Traces refused by the queue")
-        self.write_failed = counter("ongoingai.trace.write_failed_total", description="Trace records not persisted")
+        self.queue_dropped = counter(
+            "ongoingai.trace.queue_dropped_total", description="Traces refused by the queue"
+        )
+        self.write_failed = counter(
+            "ongoingai.trace.write_failed_total", description="Trace records not persisted"
+        )
         self.enqueued = counter("ongoingai.trace.enqueued_total", description="Traces accepted by the queue")
         self.written = counter("ongoingai.trace.written_total", description="Trace rows persisted")
         self.flush_duration = histogram(
@@ -90,7 +101,9 @@ class GatewayMetrics:
         self.tokens = counter("ongoingai.tokens", description="Tokens by direction (input/output)")
         self.cost = counter("ongoingai.cost.usd", unit="USD", description="Estimated cost")
         self.upstream_errors = counter("ongoingai.upstream.errors", description="Upstream failures by class")
-        self.telemetry_dropped = counter("ongoingai.telemetry.dropped", description="Spans or metric points dropped")
+        self.telemetry_dropped = counter(
+            "ongoingai.telemetry.dropped", description="Spans or metric points dropped"
+        )
         self._meter = meter
 
     def label(self, value: str) -> str:
@@ -119,7 +132,7 @@ class GatewayMetrics:
         context: Context | None,
     ) -> None:
         """Everything recorded once per captured exchange (observability.md §3, "at capture time")."""
-        with_status = {**scope, "status_code": record.response_status}
+        with_status: dict[str, str | int] = {**scope, "status_code": record.response_status}
         seconds = max(ex.ended_ns - ex.started_ns, 0) / 1e9
         self.provider_requests.add(1, with_status)
         self.proxy_requests.add(1, with_status)

@@ -1,4 +1,4 @@
-"""The Prometheus scrape endpoint: an OTel `MetricReader` collected on each scrape, rendered by prometheus_client.
+"""The Prometheus scrape endpoint: an OTel `MetricReader` collected per scrape, rendered by prometheus_client.
 
 Names are the OTel names with `.` → `_` and nothing added (observability.md §3: no doubled `_total`, no
 unit suffix; prometheus_client writes a counter family `x_total` as samples `x_total`). The request
@@ -29,6 +29,8 @@ from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
+)
+from prometheus_client.metrics_core import (
     Metric as PromMetric,
 )
 from prometheus_client.registry import Collector
@@ -45,7 +47,9 @@ class PrometheusReader(MetricReader):
         self._lock = threading.Lock()
         self._data: MetricsData | None = None
 
-    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
+    def _receive_metrics(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> None:
         self._data = metrics_data
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
@@ -134,7 +138,10 @@ def _exemplars_by_bucket(point: HistogramDataPoint) -> dict[int, Exemplar]:
     for exemplar in point.exemplars:
         if not exemplar.trace_id or not exemplar.span_id:
             continue
-        index = next((i for i, b in enumerate(point.explicit_bounds) if exemplar.value <= b), len(point.explicit_bounds))
+        index = next(
+            (i for i, b in enumerate(point.explicit_bounds) if exemplar.value <= b),
+            len(point.explicit_bounds),
+        )
         found[index] = Exemplar(
             {"trace_id": format(exemplar.trace_id, "032x"), "span_id": format(exemplar.span_id, "016x")},
             exemplar.value,
@@ -150,9 +157,15 @@ class PrometheusEndpoint:
         self.reader = reader
         self.path = path
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, extra_headers: list[tuple[bytes, bytes]]) -> None:
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, extra_headers: list[tuple[bytes, bytes]]
+    ) -> None:
         if scope["method"] not in ("GET", "HEAD"):
-            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"allow", b"GET, HEAD"), *extra_headers]
+            headers = [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"allow", b"GET, HEAD"),
+                *extra_headers,
+            ]
             await send({"type": "http.response.start", "status": 405, "headers": headers})
             await send({"type": "http.response.body", "body": b"method not allowed\n"})
             return

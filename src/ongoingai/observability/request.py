@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from opentelemetry.context import attach, detach
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.trace import Status, StatusCode, Tracer, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -138,7 +138,7 @@ def _finish_server(spans: RequestSpans, code: int, error: BaseException | None) 
     server.end()
 
 
-def _extract(headers: list[tuple[bytes, bytes]]) -> object | None:
+def _extract(headers: list[tuple[bytes, bytes]]) -> Context | None:
     carrier: dict[str, str] | None = None
     for name, value in headers:
         if name == b"traceparent" or name == b"tracestate":

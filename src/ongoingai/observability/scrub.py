@@ -35,9 +35,7 @@ class Scrubber:
 
     def __init__(self, *, gateway_header: str = DEFAULT_GATEWAY_HEADER, literals: Iterable[str] = ()) -> None:
         header = re.escape(gateway_header.strip() or DEFAULT_GATEWAY_HEADER)
-        self._pattern = re.compile(
-            _SPEC_PATTERNS + rf"|\b{header}\s*[:=]\s*\S+", re.IGNORECASE | re.ASCII
-        )
+        self._pattern = re.compile(_SPEC_PATTERNS + rf"|\b{header}\s*[:=]\s*\S+", re.IGNORECASE | re.ASCII)
         # Longest first, so a token that contains another is removed whole.
         self._literals = tuple(sorted({s for s in literals if len(s) >= MIN_LENGTH}, key=len, reverse=True))
 

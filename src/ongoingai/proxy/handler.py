@@ -23,8 +23,10 @@ from ongoingai.http.errors import (
     UpstreamUnreachable,
     send_plain,
 )
+from ongoingai.observability.otel import Telemetry
 from ongoingai.providers.routes import ProviderRoute
-from ongoingai.proxy.headers import downstream_response_headers, upstream_request_headers
+from ongoingai.proxy.guard import PolicyDeniedError, RequestGuard
+from ongoingai.proxy.headers import CORRELATION, downstream_response_headers, upstream_request_headers
 from ongoingai.proxy.upstream import CONNECTION_ERRORS, UpstreamClient
 
 logger = logging.getLogger(__name__)
@@ -86,17 +88,25 @@ class ProxyHandler:
     def __init__(
         self,
         upstream: UpstreamClient,
+        guard: RequestGuard,
         on_done: Callable[[Exchange], None],
         *,
         max_request_body_bytes: int,
         body_max_size: int,
         gateway_header: str,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._upstream = upstream
+        self._guard = guard
         self._on_done = on_done
         self._max_body = max_request_body_bytes
         self._body_max_size = body_max_size
         self._gateway_header = gateway_header.strip().lower().encode("latin-1")
+        # Telemetry hooks: the guardrail inside `gateway.policy`, the upstream call's client span and
+        # traceparent. With tracing off they are the plain check and None (observability/otel.py).
+        tracing = telemetry is not None and telemetry.tracer is not None
+        self._check = telemetry.trace_policy(guard.check) if telemetry is not None else guard.check
+        self._start_upstream = telemetry.start_upstream if telemetry is not None and tracing else None
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, route: ProviderRoute, correlation_id: str
@@ -110,21 +120,30 @@ class ProxyHandler:
             correlation_id=correlation_id,
             body_max_size=self._body_max_size,
         )
+        echo = [(CORRELATION, correlation_id.encode("latin-1"))]
         try:
             body = await read_body(receive, _declared_length(headers), self._max_body)
         except BadRequest as exc:
             # proxy.md §10: an unreadable body produces no trace.
-            await send_plain(send, exc.status, exc.message)
+            await send_plain(send, exc.status, exc.message, echo)
             return
         except PayloadTooLarge as exc:
-            await send_plain(send, exc.status, exc.message)
+            await send_plain(send, exc.status, exc.message, echo)
             tap.on_response_start(exc.status, [], streaming=False)
             tap.fail("request_too_large", incomplete=False)
             self._done(tap)
             return
         tap.set_request_body(body)
         try:
-            await self._exchange_watching_client(scope, receive, send, route, tap, body)
+            forward = self._check(tap, body)
+        except PolicyDeniedError as exc:
+            tap.on_response_start(exc.status, [], streaming=False)
+            tap.response_complete = True
+            await send_plain(send, exc.status, exc.message, echo)
+            self._done(tap)
+            return
+        try:
+            await self._exchange_watching_client(scope, receive, send, route, tap, forward)
         finally:
             self._done(tap)
 
@@ -175,6 +194,8 @@ class ProxyHandler:
             gateway_header=self._gateway_header,
         )
         url = route.upstream_url(tap.path, scope["query_string"].decode("latin-1"))
+        if self._start_upstream is not None:
+            self._start_upstream(tap.method, url, up_headers)
         loop = asyncio.get_running_loop()
         timeout = route.timeout
         try:

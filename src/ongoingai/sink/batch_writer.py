@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ongoingai.config import Settings
+from ongoingai.observability.writer import WriterTelemetry
 from ongoingai.sink.base import SinkDiagnostics, TraceWriter, WriteResultView
 from ongoingai.sink.diagnostics import PipelineCounters
 from ongoingai.sink.replay import Replayer
@@ -66,6 +67,7 @@ class BatchWriter:
         self.flush_interval_s = max(flush_interval_ms, 1) / 1000
         self.store_driver = store_driver
         self.counters = PipelineCounters()
+        self.telemetry = WriterTelemetry()  # off until the gateway hands over its own (Telemetry.watch)
         self._store = store
         self._journal = journal
         self._clock = clock
@@ -138,7 +140,8 @@ class BatchWriter:
             batch, stop = await self._collect()
             if batch:
                 try:
-                    await self._process(batch)
+                    with self.telemetry.batch(len(batch)):  # root span `gateway.trace.write`, flush metrics
+                        await self._process(batch)
                 except Exception as exc:  # the worker must survive anything; the batch is counted lost
                     self._inflight = None
                     self._drop(batch, "write_batch", "unknown", type(exc).__name__)
@@ -184,6 +187,7 @@ class BatchWriter:
         await self._account(result, len(batch))
 
     async def _account(self, result: WriteResultView, batch_size: int) -> None:
+        self.telemetry.written(result.written, [f.error_class for f in result.failures])
         for failure in result.failures:
             self.counters.failures_by_class[failure.error_class] += len(failure.records)
             if failure.error_class in SPILLABLE_CLASSES and self._journal is not None:
@@ -221,6 +225,7 @@ class BatchWriter:
         batch_size: int | None = None,
     ) -> None:
         self.counters.write_dropped_total += len(records)
+        self.telemetry.dropped(len(records), operation, error_class, self.store_driver)
         self.counters.last_write_drop_at = self._clock()
         self.counters.last_write_drop_operation = operation
         logger.error(
