@@ -76,10 +76,10 @@ def start_gateway(fake_server: tuple[FakeUpstream, ServerThread]) -> Iterator[Ga
     """Start a gateway against the fake; keyword overrides use `__` for nesting (tracing__capture_bodies)."""
     started: list[ServerThread] = []
 
-    def start(**overrides: Any) -> RunningGateway:
+    def start(sink_capacity: int | None = None, **overrides: Any) -> RunningGateway:
         _, upstream_server = fake_server
         settings = gateway_settings(upstream_server.url, **overrides)
-        sink = MemorySink()
+        sink = MemorySink(capacity=sink_capacity)
         app = Gateway(settings, sink)
         server = ServerThread(app)
         server.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -170,3 +171,19 @@ def gateway_and_fake(
     start_gateway: GatewayFactory, fake: FakeUpstream
 ) -> tuple[GatewayFactory, FakeUpstream]:
     return start_gateway, fake
+
+
+def test_full_trace_queue_never_affects_the_client(
+    start_gateway: GatewayFactory, fake: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    gw = start_gateway(sink_capacity=0)
+    fake.script(CHAT, Reply.json(wire.CHAT_COMPLETION))
+    response = post(gw.url)
+    assert response.status_code == 200
+    assert response.content == wire.CHAT_COMPLETION
+    deadline = time.monotonic() + 5
+    while gw.sink.dropped == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gw.sink.dropped == 1
+    drops = [r for r in caplog.records if r.getMessage() == "trace queue is full; dropping trace"]
+    assert drops and drops[0].status == 200  # type: ignore[attr-defined]
