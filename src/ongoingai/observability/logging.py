@@ -13,7 +13,7 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
@@ -122,9 +122,11 @@ def level_of(name: str) -> int:
     return _LEVELS.get(name.strip().lower(), logging.INFO)
 
 
-def build_handler(fmt: str = "json", scrubber: Scrubber = DEFAULT_SCRUBBER) -> logging.Handler:
+def build_handler(
+    fmt: str = "json", scrubber: Scrubber = DEFAULT_SCRUBBER, stream: IO[str] | None = None
+) -> logging.Handler:
     """The stdout handler with its filters; tests attach the same handler to a buffer."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     if fmt == "text":
         handler.setFormatter(GatewayTextFormatter(scrubber))
     else:

@@ -233,23 +233,66 @@ class Summary:
         return out
 
 
-async def usage_summary(conn: AsyncConnection, f: AnalyticsFilter) -> UsageSummary:
-    """Token totals over the filtered traces.
+@dataclass(frozen=True, slots=True)
+class ProviderTotals:
+    provider: str
+    request_count: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    total_cost_usd: float
+
+
+async def provider_totals(conn: AsyncConnection, f: AnalyticsFilter) -> list[ProviderTotals]:
+    """Counts, token and cost sums per provider (provider ASC): one GROUP BY over the filtered traces.
+
+    The usage, cost and overall summaries all add these rows up in this order, so the three answers agree
+    to the last bit on both backends.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the store failed (API: `500 failed to read analytics`).
     """
-    query = sa.select(_sum(c.input_tokens), _sum(c.output_tokens), _sum(c.total_tokens)).where(
-        *conditions(f)
+    provider = sa.func.coalesce(c.provider, sa.literal_column("''")).label("provider")
+    query = (
+        sa.select(
+            provider,
+            sa.func.count(),
+            _sum(c.input_tokens),
+            _sum(c.output_tokens),
+            _sum(c.total_tokens),
+            _sum(c.estimated_cost_usd),
+        )
+        .where(*conditions(f))
+        .group_by(provider)
+        .order_by(text_asc(provider, conn.dialect.name))
     )
-    row = (await conn.execute(query)).one()
-    return UsageSummary(_int(row[0]), _int(row[1]), _int(row[2]))
+    return [
+        ProviderTotals(name, _int(n), _int(i), _int(o), _int(t), _float(cost))
+        for name, n, i, o, t, cost in (await conn.execute(query)).tuples()
+    ]
+
+
+def _usage_of(rows: list[ProviderTotals]) -> UsageSummary:
+    return UsageSummary(
+        sum(r.input_tokens for r in rows), sum(r.output_tokens for r in rows), sum(r.total_tokens for r in rows)
+    )
+
+
+def _cost_of(rows: list[ProviderTotals]) -> CostSummary:
+    total = 0.0
+    for r in rows:
+        total += r.total_cost_usd
+    return CostSummary(total)
+
+
+async def usage_summary(conn: AsyncConnection, f: AnalyticsFilter) -> UsageSummary:
+    """Token totals over the filtered traces (raises like `provider_totals`)."""
+    return _usage_of(await provider_totals(conn, f))
 
 
 async def cost_summary(conn: AsyncConnection, f: AnalyticsFilter) -> CostSummary:
-    """Estimated cost total over the filtered traces (raises like `usage_summary`)."""
-    total = await conn.scalar(sa.select(_sum(c.estimated_cost_usd)).where(*conditions(f)))
-    return CostSummary(_float(total))
+    """Estimated cost total over the filtered traces (raises like `provider_totals`)."""
+    return _cost_of(await provider_totals(conn, f))
 
 
 def _series_query(
@@ -358,37 +401,29 @@ async def key_stats(conn: AsyncConnection, f: AnalyticsFilter) -> list[KeyStats]
     ]
 
 
-async def summary(conn: AsyncConnection, f: AnalyticsFilter) -> Summary:
-    """Totals, active keys and top model: two aggregate queries (totals + distinct keys, top model).
-
-    Same figures as the spec's composition of usage, cost, model and key stats: `total_requests` = Σ model
-    counts = row count; `active_keys` = number of key rows; `top_model` = first row in model-stats order.
+def compose_summary(
+    totals: list[ProviderTotals], models: list[ModelStats], keys: list[KeyStats]
+) -> Summary:
+    """http-api.md §8 "Summary": usage and cost totals, `total_requests` = Σ model counts, `active_keys` =
+    key rows, `top_model` = the first model with the strictly highest count in model-stats order.
     """
-    key = sa.func.nullif(c.api_key_hash, "")
-    totals = sa.select(
-        sa.func.count(),
-        _sum(c.input_tokens),
-        _sum(c.output_tokens),
-        _sum(c.total_tokens),
-        _sum(c.estimated_cost_usd),
-        sa.func.count(sa.distinct(key)),
-    ).where(*conditions(f))
-    row = (await conn.execute(totals)).one()
-    count = sa.func.count().label("request_count")
-    top = (
-        sa.select(c.model, count)
-        .where(*conditions(f))
-        .group_by(c.model)
-        .order_by(count.desc(), text_asc(c.model, conn.dialect.name))
-        .limit(1)
-    )
-    top_row = (await conn.execute(top)).first()
+    usage, cost = _usage_of(totals), _cost_of(totals)
     return Summary(
-        total_requests=_int(row[0]),
-        total_input_tokens=_int(row[1]),
-        total_output_tokens=_int(row[2]),
-        total_tokens=_int(row[3]),
-        total_cost_usd=_float(row[4]),
-        active_keys=_int(row[5]),
-        top_model=top_row[0] if top_row is not None else "",
+        total_requests=sum(m.request_count for m in models),
+        total_input_tokens=usage.total_input_tokens,
+        total_output_tokens=usage.total_output_tokens,
+        total_tokens=usage.total_tokens,
+        total_cost_usd=cost.total_cost_usd,
+        active_keys=len(keys),
+        top_model=models[0].model if models else "",
     )
+
+
+async def summary(conn: AsyncConnection, f: AnalyticsFilter) -> Summary:
+    """The overview: three grouped queries (per provider, per model, per key), composed in Python.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the store failed (API: `500 failed to read analytics`).
+    """
+    totals = await provider_totals(conn, f)
+    return compose_summary(totals, await model_stats(conn, f), await key_stats(conn, f))

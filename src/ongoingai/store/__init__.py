@@ -4,6 +4,7 @@ Public entry points: `open_trace_store(settings, migrate=True)` → `SqlTraceSto
 `connect`, `ping`, `migration_status`, `close`); errors are classified by `classify_error`.
 """
 
+from ongoingai.store.auth_tables import audit_events, gateway_keys, organizations, workspaces
 from ongoingai.store.errors import ERROR_CLASSES, ErrorClass, StoreUnavailable, classify_error
 from ongoingai.store.migrate import MigrationState
 from ongoingai.store.store import SqlTraceStore, open_trace_store
@@ -17,6 +18,10 @@ __all__ = [
     "StoreUnavailable",
     "WriteFailure",
     "WriteResult",
+    "audit_events",
     "classify_error",
+    "gateway_keys",
     "open_trace_store",
+    "organizations",
+    "workspaces",
 ]

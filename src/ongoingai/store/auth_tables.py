@@ -110,4 +110,3 @@ AUDIT_INDEXES = (
     sa.Index("idx_audit_events_trace_id", audit_events.c.trace_id),
     sa.Index("idx_audit_events_actor_key_id", audit_events.c.actor_key_id),
 )
-

@@ -135,7 +135,9 @@ def _create_audit_events() -> None:
     )
     newest_first = [sa.text("created_at DESC"), sa.text("id DESC")]
     op.create_index(
-        "idx_audit_events_org_workspace_created_at_id", "audit_events", ["org_id", "workspace_id", *newest_first]
+        "idx_audit_events_org_workspace_created_at_id",
+        "audit_events",
+        ["org_id", "workspace_id", *newest_first],
     )
     op.create_index("idx_audit_events_created_at_id", "audit_events", newest_first)
     op.create_index("idx_audit_events_trace_id", "audit_events", ["trace_id"])
