@@ -12,7 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ongoingai.api import attach_store, create_api
+from ongoingai.api import TENANT_SCOPE_KEY, attach_store, create_api
+from ongoingai.api.cors import cors_headers
+from ongoingai.api.keys import attach_auth
+from ongoingai.auth.guard import AuthGuard
+from ongoingai.auth.runtime import AuthRuntime, AuthStartupError
 from ongoingai.capture.build import TraceBuilder
 from ongoingai.capture.exchange import Exchange
 from ongoingai.config import Settings
@@ -22,7 +26,7 @@ from ongoingai.http.errors import send_plain
 from ongoingai.observability.otel import Telemetry
 from ongoingai.policy import Redactor
 from ongoingai.providers.pricing import PriceTable
-from ongoingai.providers.routes import build_routes, match_route
+from ongoingai.providers.routes import PROVIDERS, build_routes, match_route
 from ongoingai.proxy.guard import RequestGuard
 from ongoingai.proxy.handler import ProxyHandler
 from ongoingai.proxy.upstream import UpstreamClient
@@ -58,9 +62,11 @@ class Gateway:
         builder: TraceBuilder | None = None,
         lifecycle: Lifecycle | None = None,
         telemetry: Telemetry | None = None,
+        auth: AuthGuard | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
+        self._auth = auth  # None: auth disabled, the layer is absent (auth-and-tenancy.md §1)
         self.lifecycle = lifecycle or Lifecycle()
         # Built once; with OTel off every hook below is one attribute check (observability/otel.py).
         self.telemetry = telemetry or Telemetry.from_settings(settings)
@@ -100,6 +106,10 @@ class Gateway:
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, correlation_id: str) -> None:
         route = match_route(self._routes, scope["path"])
+        if self._auth is not None and not await self._auth.admit(
+            scope, send, route.name if route is not None else None, correlation_id
+        ):
+            return  # denied and answered by the auth layer: no trace
         if route is not None:
             await self._proxy(scope, receive, send, route, correlation_id)
         else:
@@ -182,7 +192,14 @@ def build_gateway(settings: Settings) -> Gateway:
     writer = BatchWriter.from_settings(settings)
     api = create_api(settings, None, writer, started_at=datetime.now(UTC))
     lifecycle = Lifecycle()
-    gateway = Gateway(settings, writer, api=api, lifecycle=lifecycle)
+    auth = AuthRuntime(
+        settings,
+        tenant_scope_key=TENANT_SCOPE_KEY,
+        providers=PROVIDERS,
+        api_headers=cors_headers(settings.auth.header),
+    )
+    attach_auth(api, auth.keys, auth.audit)
+    gateway = Gateway(settings, writer, api=api, lifecycle=lifecycle, auth=auth.guard)
     opened: list[SqlTraceStore] = []
 
     async def open_store() -> None:
@@ -199,6 +216,14 @@ def build_gateway(settings: Settings) -> Gateway:
         for store in opened:
             await store.close()
 
+    async def start_auth() -> None:
+        try:
+            await auth.start(opened[0].engine)
+        except AuthStartupError as exc:
+            raise StartupError(str(exc)) from exc
+
     lifecycle.on_start.append(open_store)
     lifecycle.on_stop.append(close_store)
+    lifecycle.on_start.append(start_auth)  # keys, cache and audit writer need the open store
+    lifecycle.on_stop.append(auth.stop)  # stops first: flushes last_used_at and audit records
     return gateway

@@ -1,4 +1,4 @@
-"""The real gateway with OpenTelemetry on, exporting into memory: spans, metrics and log lines to assert on."""
+"""The real gateway with OpenTelemetry on, exporting into memory: spans, metrics and log lines."""
 
 from __future__ import annotations
 

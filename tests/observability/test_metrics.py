@@ -120,7 +120,9 @@ def test_queue_drop_is_counted_with_status(start_observed: ObservedFactory, fake
     assert dropped.attributes["status_code"] == 200
 
 
-def test_prometheus_exposes_exactly_the_spec_names(start_observed: ObservedFactory, fake: FakeUpstream) -> None:
+def test_prometheus_exposes_exactly_the_spec_names(
+    start_observed: ObservedFactory, fake: FakeUpstream
+) -> None:
     gw = start_observed()
     fake.script(CHAT, Reply.json(wire.CHAT_COMPLETION))
     assert post(gw.url) == 200
@@ -164,7 +166,9 @@ def test_prometheus_labels_are_bounded(start_observed: ObservedFactory, fake: Fa
                 assert "/v1/" not in value
 
 
-def test_openmetrics_scrape_carries_trace_exemplars(start_observed: ObservedFactory, fake: FakeUpstream) -> None:
+def test_openmetrics_scrape_carries_trace_exemplars(
+    start_observed: ObservedFactory, fake: FakeUpstream
+) -> None:
     gw = start_observed()
     fake.script(CHAT, Reply.json(wire.CHAT_COMPLETION))
     assert post(gw.url) == 200

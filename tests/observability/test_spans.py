@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import orjson
 import pytest
@@ -18,10 +20,11 @@ CLIENT_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_PARENT_ID = "00f067aa0ba902b7"
 
 
-def post(url: str, body: bytes | None = None, **headers: str) -> httpx.Response:
+def post(url: str, body: bytes | None = None, **headers: Any) -> httpx.Response:
     return httpx.post(
         url + "/openai/v1/chat/completions",
-        content=body or orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+        content=body
+        or orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
         headers={"authorization": f"Bearer {PROVIDER_KEY}", "content-type": "application/json", **headers},
         timeout=10,
     )
@@ -89,7 +92,7 @@ def test_proxied_request_has_the_spec_span_tree(start_observed: ObservedFactory,
 def test_no_span_records_headers(start_observed: ObservedFactory, fake: FakeUpstream) -> None:
     gw = start_observed()
     fake.script(CHAT, Reply.json(wire.CHAT_COMPLETION))
-    post(gw.url, **{"x-custom": "visible-value-123"})
+    post(gw.url, None, **{"x-custom": "visible-value-123"})
     for span in gw.wait_for_server_spans():
         for key, value in (span.attributes or {}).items():
             assert "header" not in key
@@ -145,7 +148,10 @@ def test_traceparent_is_injected_without_an_inbound_one(
     client = by_name(gw.wait_for_server_spans(), "proxy POST /openai/*")
     assert client.context is not None
     (value,) = fake.received[0].header_values("traceparent")
-    assert value.split("-")[1:3] == [format(client.context.trace_id, "032x"), format(client.context.span_id, "016x")]
+    assert value.split("-")[1:3] == [
+        format(client.context.trace_id, "032x"),
+        format(client.context.span_id, "016x"),
+    ]
 
 
 def test_unsampled_request_exports_nothing_but_still_propagates(
@@ -198,7 +204,9 @@ def test_policy_block_has_a_policy_span_and_no_upstream_call(
     start_observed: ObservedFactory, fake: FakeUpstream
 ) -> None:
     gw = start_observed(pii__mode="block")
-    body = orjson.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "mail alice@example.com"}]})
+    body = orjson.dumps(
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": "mail alice@example.com"}]}
+    )
     assert post(gw.url, body).status_code == 403
     spans = gw.wait_for_server_spans()
     tree = assert_tree(spans)

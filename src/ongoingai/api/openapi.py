@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ongoingai.api.auth_schemas import AUTH_REQUEST_BODIES, AUTH_SCHEMAS
 from ongoingai.api.params import ParamDoc
+from ongoingai.api.read_schemas import READ_SIDE_SCHEMAS, REQUEST_BODIES
 
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
@@ -103,6 +105,8 @@ SCHEMAS: dict[str, Any] = {
         ["schema_version", "generated_at", "diagnostics"],
     ),
 }
+SCHEMAS.update(READ_SIDE_SCHEMAS)
+SCHEMAS.update(AUTH_SCHEMAS)
 
 
 class RouteDoc(Protocol):
@@ -123,6 +127,8 @@ class RouteDoc(Protocol):
 
 
 def _response(schema: str) -> dict[str, Any]:
+    if not schema:  # no body (204)
+        return {"description": "No content"}
     ref = {"$ref": f"#/components/schemas/{schema}"}
     return {"description": schema, "content": {"application/json": {"schema": ref}}}
 
@@ -154,6 +160,9 @@ def build_openapi(routes: Sequence[RouteDoc], version: str) -> dict[str, Any]:
     for route in routes:
         methods = route.methods or ("GET",)
         paths[route.path] = {method.lower(): _operation(route) for method in methods}
+    for (path, method), body in {**REQUEST_BODIES, **AUTH_REQUEST_BODIES}.items():
+        if method in paths.get(path, {}):
+            paths[path][method]["requestBody"] = body
     return {
         "openapi": "3.1.0",
         "info": {"title": "OngoingAI Gateway API", "version": version},

@@ -19,12 +19,14 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ongoingai import __version__
+from ongoingai.api.auth_routes import AUTH_ROUTES
 from ongoingai.api.context import ApiContext
 from ongoingai.api.cors import CorsMiddleware
 from ongoingai.api.diagnostics import get_trace_pipeline
 from ongoingai.api.health import get_health, get_ready, get_root
 from ongoingai.api.openapi import build_openapi
 from ongoingai.api.params import TRACE_LIST_PARAMS, ParamDoc
+from ongoingai.api.read_routes import READ_SIDE_ROUTES
 from ongoingai.api.render import error_response, json_response
 from ongoingai.api.traces import get_trace_detail, get_traces
 from ongoingai.config import Settings
@@ -93,6 +95,8 @@ ROUTES: tuple[ApiRoute, ...] = (
         "Trace writer queue, drops, failures and spill journal",
         {200: "TracePipelineDiagnostics", 503: "Error"},
     ),
+    *(ApiRoute(*spec) for spec in READ_SIDE_ROUTES),  # analytics, replay, fork (issue 5)
+    *(ApiRoute(*spec) for spec in AUTH_ROUTES),  # gateway keys, audit (issue 4)
     ApiRoute("/api/openapi.json", ("GET",), get_openapi, "This document", {200: "OpenAPI"}),
 )
 

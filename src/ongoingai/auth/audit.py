@@ -91,7 +91,9 @@ class AuditWriter:
 
     def record(self, action: str, outcome: str, **fields: Any) -> bool:
         """Queue an event for `action`/`outcome`; False when it was dropped (and counted)."""
-        event = AuditEvent(id=self._new_id(), created_at=self._clock(), action=action, outcome=outcome, **fields)
+        event = AuditEvent(
+            id=self._new_id(), created_at=self._clock(), action=action, outcome=outcome, **fields
+        )
         return self.enqueue(event)
 
     def enqueue(self, event: AuditEvent) -> bool:

@@ -54,7 +54,9 @@ def build_entries(keys: Iterable[GatewayKey], now: float) -> dict[str, CacheEntr
             add(key.previous_token_hash, CacheEntry(identity, expires_at, previous_end.timestamp()))
     if clashes:
         # Ambiguous identity: fail closed for those tokens rather than guess a tenant.
-        logger.error("gateway keys share a token hash; those tokens are rejected", extra={"count": len(clashes)})
+        logger.error(
+            "gateway keys share a token hash; those tokens are rejected", extra={"count": len(clashes)}
+        )
     return entries
 
 

@@ -46,8 +46,8 @@ class GatewayKey:
 
     id: str
     token_hash: str
-    org_id: str = DEFAULT_TENANT
-    workspace_id: str = DEFAULT_TENANT
+    org_id: str = ""  # empty → `default` in identity(); set on every stored row
+    workspace_id: str = ""
     team: str = ""
     name: str = ""
     description: str = ""

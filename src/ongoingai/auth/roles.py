@@ -57,4 +57,5 @@ def normalise_permissions(raw: Iterable[str]) -> tuple[str, ...]:
 
 def permissions_for(role: str, explicit: Iterable[str] = ()) -> frozenset[str]:
     """Role defaults ∪ explicit permissions; an unknown role contributes nothing (deny by default)."""
-    return ROLE_PERMISSIONS.get(role.strip().lower(), frozenset()) | frozenset(normalise_permissions(explicit))
+    defaults = ROLE_PERMISSIONS.get(role.strip().lower(), frozenset())
+    return defaults | frozenset(normalise_permissions(explicit))

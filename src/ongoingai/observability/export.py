@@ -71,12 +71,13 @@ class ScrubbingSpanExporter(SpanExporter):
         self._exported = exported
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self._exported(len(spans))
         try:
             result = self._inner.export([scrub_span(s, self._scrubber) for s in spans])
         except Exception:  # an exporter bug must not kill the export thread; counted like a failure
             logger.exception("span exporter raised")
             result = SpanExportResult.FAILURE
+        finally:
+            self._exported(len(spans))  # in flight counts as waiting: the bound holds while export hangs
         if result is SpanExportResult.SUCCESS:
             self._failures.succeeded()
         else:
@@ -135,7 +136,7 @@ def scrub_span(span: ReadableSpan, scrubber: Scrubber) -> ReadableSpan:
 
 
 class BoundedSpanProcessor(SpanProcessor):
-    """At most `max_queue` sampled spans wait for export; more are dropped, logged once and counted."""
+    """At most `max_queue` sampled spans queued or in export; more are dropped, logged once, counted."""
 
     def __init__(
         self,

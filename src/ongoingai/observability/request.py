@@ -118,8 +118,8 @@ class RequestObserver:
             raise
         finally:
             code = status.status or 500
+            access_log(scope, code, correlation_id, started)  # while the spans still record: carries ids
             spans.finish(code, error)
-            access_log(scope, code, correlation_id, started)
             _finish_server(spans, code, error)
             detach(token)
             REQUEST_SPANS.reset(spans_token)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import aiohttp
 
+from ongoingai.auth.identity import IDENTITY_SCOPE_KEY
 from ongoingai.capture.exchange import Exchange
 from ongoingai.http.asgi import Receive, Scope, Send
 from ongoingai.http.errors import (
@@ -119,6 +120,7 @@ class ProxyHandler:
             request_headers=headers,
             correlation_id=correlation_id,
             body_max_size=self._body_max_size,
+            identity=scope.get(IDENTITY_SCOPE_KEY),  # set by the auth layer; None with auth off
         )
         echo = [(CORRELATION, correlation_id.encode("latin-1"))]
         try:

@@ -268,13 +268,15 @@ async def provider_totals(conn: AsyncConnection, f: AnalyticsFilter) -> list[Pro
     )
     return [
         ProviderTotals(name, _int(n), _int(i), _int(o), _int(t), _float(cost))
-        for name, n, i, o, t, cost in (await conn.execute(query)).tuples()
+        for name, n, i, o, t, cost in (await conn.execute(query)).all()
     ]
 
 
 def _usage_of(rows: list[ProviderTotals]) -> UsageSummary:
     return UsageSummary(
-        sum(r.input_tokens for r in rows), sum(r.output_tokens for r in rows), sum(r.total_tokens for r in rows)
+        sum(r.input_tokens for r in rows),
+        sum(r.output_tokens for r in rows),
+        sum(r.total_tokens for r in rows),
     )
 
 
@@ -328,7 +330,11 @@ async def usage_series(
     rows = (await conn.execute(query)).mappings().all()
     items = [
         UsagePoint(
-            r["bucket_start"], r["grp"], _int(r["input_tokens"]), _int(r["output_tokens"]), _int(r["total_tokens"])
+            r["bucket_start"],
+            r["grp"],
+            _int(r["input_tokens"]),
+            _int(r["output_tokens"]),
+            _int(r["total_tokens"]),
         )
         for r in rows
     ]
@@ -395,15 +401,17 @@ async def key_stats(conn: AsyncConnection, f: AnalyticsFilter) -> list[KeyStats]
     )
     return [
         KeyStats(
-            r["api_key_hash"], _int(r["request_count"]), _int(r["tokens"]), _float(r["cost"]), r["last_active_at"]
+            r["api_key_hash"],
+            _int(r["request_count"]),
+            _int(r["tokens"]),
+            _float(r["cost"]),
+            r["last_active_at"],
         )
         for r in (await conn.execute(query)).mappings()
     ]
 
 
-def compose_summary(
-    totals: list[ProviderTotals], models: list[ModelStats], keys: list[KeyStats]
-) -> Summary:
+def compose_summary(totals: list[ProviderTotals], models: list[ModelStats], keys: list[KeyStats]) -> Summary:
     """http-api.md §8 "Summary": usage and cost totals, `total_requests` = Σ model counts, `active_keys` =
     key rows, `top_model` = the first model with the strictly highest count in model-stats order.
     """

@@ -114,7 +114,7 @@ async def latency_stats(conn: AsyncConnection, f: AnalyticsFilter, group_by: Gro
         sqlalchemy.exc.SQLAlchemyError: the store failed (API: `500 failed to read analytics`).
     """
     groups: dict[str, _Group] = defaultdict(_Group)
-    for grp, k, v, n, s in (await conn.execute(_latency_query(f, group_by))).tuples():
+    for grp, k, v, n, s in (await conn.execute(_latency_query(f, group_by))).all():
         group = groups[grp]
         group.n, group.total = int(n), int(s or 0)
         group.values[int(k)] = int(v)
@@ -143,7 +143,7 @@ async def error_stats(conn: AsyncConnection, f: AnalyticsFilter, group_by: Group
     if group_by is not None:
         query = query.group_by(grp).order_by(total.desc(), text_asc(grp, conn.dialect.name))
     items = []
-    for name, n, e4, e5 in (await conn.execute(query)).tuples():
+    for name, n, e4, e5 in (await conn.execute(query)).all():
         count, e4, e5 = int(n), int(e4 or 0), int(e5 or 0)
         items.append(ErrorStats(name or "", count, e4, e5, (e4 + e5) / count if count else 0.0))
     return GroupedStats(group_by, items)

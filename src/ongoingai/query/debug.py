@@ -81,7 +81,7 @@ def _sorted(value: Any) -> Any:
 
 
 def headers_text(headers: dict[str, list[str]]) -> str:
-    """Stored headers as one JSON string (compact, keys sorted): what `--include-headers` prints and diffs hash."""
+    """Stored headers as one compact JSON string, keys sorted: what `--include-headers` prints, diffs hash."""
     return orjson.dumps(headers, option=orjson.OPT_SORT_KEYS).decode()
 
 

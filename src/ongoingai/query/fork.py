@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ongoingai.query.lineage import lineage_view
 from ongoingai.query.replay import LineageError, TraceNotFound
 from ongoingai.query.traces import TenantScope, get_trace
+from ongoingai.traces import TraceRecord
 
 HexSource = Callable[[], str]
 
@@ -77,22 +78,20 @@ def _first(*values: str) -> str:
 
 async def fork(
     conn: AsyncConnection,
-    trace_id: str,
+    source: TraceRecord,
     request: ForkRequest,
     scope: TenantScope | None = None,
     *,
     new_hex: HexSource = random_hex16,
 ) -> Fork:
-    """Compute the fork of `trace_id` at `request.checkpoint_id` (default: the trace itself).
+    """Compute the fork of `source` (already loaded and tenant-checked by the caller, who answers 404
+    `trace not found` itself) at `request.checkpoint_id`, default the source itself.
 
     Raises:
-        TraceNotFound: the source or the named checkpoint is missing or in another tenant.
+        TraceNotFound: the named checkpoint is missing or in another tenant.
         ForeignCheckpoint: both have lineage groups and they differ.
-        sqlalchemy.exc.SQLAlchemyError: reading failed.
+        sqlalchemy.exc.SQLAlchemyError: reading the checkpoint failed.
     """
-    source = await get_trace(conn, trace_id, scope)
-    if source is None:
-        raise TraceNotFound
     checkpoint = source
     if request.checkpoint_id and request.checkpoint_id != source.id:
         loaded = await get_trace(conn, request.checkpoint_id, scope)

@@ -62,9 +62,9 @@ class Replay:
     target_trace: TraceRecord  # full record
 
 
-async def _history(conn: AsyncConnection, source: TraceRecord, f: ChainFilter, limit: int) -> tuple[
-    list[TraceRecord], bool
-]:
+async def _history(
+    conn: AsyncConnection, source: TraceRecord, f: ChainFilter, limit: int
+) -> tuple[list[TraceRecord], bool]:
     if not f.group_id:
         return [source], False
     try:

@@ -50,7 +50,7 @@ class Report:
     daily: list[CostPoint]  # requests and cost per UTC day, day ASC (text mode's chart)
 
     def sections(self) -> dict[str, Any]:
-        """`summary`, `providers`, `models`, `api_keys`, `recent_traces` of `report.v1` (times as datetimes)."""
+        """The `summary`, `providers`, `models`, `api_keys`, `recent_traces` parts of `report.v1`."""
         return {
             "summary": self.summary.as_dict(),
             "providers": [
@@ -112,7 +112,9 @@ async def build_report(conn: AsyncConnection, f: ReportFilter) -> Report:
     models = await model_stats(conn, a)
     keys = await key_stats(conn, a)
     daily = await cost_series(conn, a, None, Bucket.DAY)
-    trace_filter = TraceFilter(limit=f.limit, since=a.since, until=a.until, provider=a.provider, model=a.model)
+    trace_filter = TraceFilter(
+        limit=f.limit, since=a.since, until=a.until, provider=a.provider, model=a.model
+    )
     recent = await list_traces(conn, trace_filter)
     return Report(
         summary=compose_summary(totals, models, keys),
@@ -123,4 +125,3 @@ async def build_report(conn: AsyncConnection, f: ReportFilter) -> Report:
         recent_traces=sorted(recent.items, key=lambda r: (r.timestamp, r.id), reverse=True),
         daily=[p for p in daily.items if isinstance(p, CostPoint)],
     )
-

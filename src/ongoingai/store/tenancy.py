@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 _SET_TENANT = text(
-    "SELECT set_config('ongoingai.org_id', :org_id, true), set_config('ongoingai.workspace_id', :workspace_id, true)"
+    "SELECT set_config('ongoingai.org_id', :org_id, true),"
+    " set_config('ongoingai.workspace_id', :workspace_id, true)"
 )
 
 

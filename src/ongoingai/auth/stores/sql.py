@@ -27,8 +27,9 @@ _C = gateway_keys.c
 _ACTIVE = _C.revoked_at.is_(None)
 
 
-def key_from_row(row: Mapping[str, Any]) -> GatewayKey:
-    permissions = row["permissions"]
+def key_from_row(row: Mapping[Any, Any]) -> GatewayKey:
+    raw = row["permissions"]
+    permissions = tuple(p for p in raw if isinstance(p, str)) if isinstance(raw, list) else ()
     return GatewayKey(
         id=row["id"],
         token_hash=row["token_hash"],
@@ -38,7 +39,7 @@ def key_from_row(row: Mapping[str, Any]) -> GatewayKey:
         description=row["description"],
         created_by=row["created_by"],
         role=row["role"],
-        permissions=tuple(p for p in permissions if isinstance(p, str)) if isinstance(permissions, list) else (),
+        permissions=permissions,
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
         expires_at=row["expires_at"],
@@ -174,9 +175,7 @@ class SqlKeyStore:
     async def _token_taken(self, conn: AsyncConnection, token_hash: str, now: datetime) -> bool:
         # Unscoped on purpose (a token is global), but RLS may hide other tenants' rows on Postgres;
         # the unique index on token_hash still rejects a clash with any current token.
-        in_grace = sa.and_(
-            _C.previous_token_hash == token_hash, _ACTIVE, _C.previous_token_expires_at > now
-        )
+        in_grace = sa.and_(_C.previous_token_hash == token_hash, _ACTIVE, _C.previous_token_expires_at > now)
         query = sa.select(_C.id).where(sa.or_(_C.token_hash == token_hash, in_grace)).limit(1)
         return (await conn.execute(query)).first() is not None
 

@@ -1,0 +1,179 @@
+"""`AuthGuard`: the auth layer of the request pipeline (auth-and-tenancy.md §7), present only when
+`auth.enabled` is true.
+
+For each request the gateway asks `admit(...)`: route decision → key-cache freshness → authenticate →
+permission → strip the gateway-key header and attach the identity and tenant scope → (provider routes)
+provider credential present → note the key as used. A refusal is answered here with the spec's JSON
+error, logged as `audit gateway auth deny` and queued as an `auth.deny` audit record; it never reaches
+the capture tap, so it produces no trace. Everything on the path is in memory: one SHA-256 and a dict
+lookup per request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from ongoingai.auth.audit import AuditWriter
+from ongoingai.auth.authorizer import Decision, Outcome, decide, provider_decision
+from ongoingai.auth.cache import KeyCache
+from ongoingai.auth.identity import CORRELATION_SCOPE_KEY, IDENTITY_SCOPE_KEY, Identity
+from ongoingai.auth.keys import hash_token
+from ongoingai.auth.last_used import LastUsedRecorder
+from ongoingai.http.asgi import Scope, Send
+from ongoingai.http.correlation import RESPONSE_HEADER
+from ongoingai.http.errors import send_json_error
+from ongoingai.query import TenantScope
+
+logger = logging.getLogger(__name__)
+
+UNMAPPED = "request is not authorized by gateway policy"
+UNAVAILABLE = "gateway key verification unavailable"
+UNAUTHENTICATED = "missing or invalid gateway key"
+FORBIDDEN = "gateway key does not have required permission"
+NO_PROVIDER_KEY = "missing provider API key — pass your provider key via Authorization or X-API-Key header"
+PROVIDER_CREDENTIALS = (b"authorization", b"x-api-key")
+
+
+class AuthGuard:
+    def __init__(
+        self,
+        *,
+        header: str,
+        cache: KeyCache,
+        audit: AuditWriter,
+        last_used: LastUsedRecorder,
+        providers: Iterable[str],
+        tenant_scope_key: str,
+        api_headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        self._header = header.strip().lower().encode("latin-1")
+        self._cache = cache
+        self._audit = audit
+        self._last_used = last_used
+        self._provider_decisions = {name: provider_decision(name) for name in providers}
+        self._tenant_scope_key = tenant_scope_key
+        self._api_headers = list(api_headers)
+
+    async def admit(self, scope: Scope, send: Send, provider: str | None, correlation_id: str) -> bool:
+        """True: the request goes on (scope now carries the identity). False: it was answered here."""
+        method: str = scope["method"]
+        if provider is not None and method != "OPTIONS":
+            decision = self._provider_decisions[provider]
+        else:
+            decision = decide(method, scope["path"], provider)
+        if decision.outcome is Outcome.BYPASS:
+            return True
+        scope[CORRELATION_SCOPE_KEY] = correlation_id
+        if decision.outcome is Outcome.DENY:
+            await self._deny(scope, send, decision, 403, UNMAPPED, "action_unmapped", None)
+            return False
+        if not self._cache.fresh():
+            await self._deny(scope, send, decision, 503, UNAVAILABLE, "verification_unavailable", None)
+            return False
+        token, has_credential, rest = self._read_headers(scope["headers"])
+        if not token:
+            await self._deny(scope, send, decision, 401, UNAUTHENTICATED, "missing_gateway_key", None)
+            return False
+        identity, reason = self._cache.verify(hash_token(token))
+        if identity is None:
+            await self._deny(scope, send, decision, 401, UNAUTHENTICATED, reason, None)
+            return False
+        if decision.permission not in identity.permissions:
+            await self._deny(scope, send, decision, 403, FORBIDDEN, "permission_denied", identity)
+            return False
+        scope["headers"] = rest
+        scope[IDENTITY_SCOPE_KEY] = identity
+        scope[self._tenant_scope_key] = TenantScope(identity.org_id, identity.workspace_id)
+        if provider is not None:
+            if not has_credential:
+                await self._deny(
+                    scope, send, decision, 403, NO_PROVIDER_KEY, "missing_provider_credential", identity
+                )
+                return False
+            # limits (issue 8) run here, before the key is noted as used and the request forwarded
+            self._last_used.touch(identity.key_id)
+        return True
+
+    def _read_headers(
+        self, headers: list[tuple[bytes, bytes]]
+    ) -> tuple[str, bool, list[tuple[bytes, bytes]]]:
+        """(gateway token trimmed, a provider credential is present, headers without the gateway key)."""
+        token: str | None = None
+        has_credential = False
+        rest: list[tuple[bytes, bytes]] = []
+        for name, value in headers:
+            if name == self._header:
+                if token is None:  # the first value counts, as in the original; every copy is stripped
+                    token = value.decode("latin-1").strip()
+                continue
+            if name in PROVIDER_CREDENTIALS and value.strip():
+                has_credential = True
+            rest.append((name, value))
+        return token or "", has_credential, rest
+
+    async def _deny(
+        self,
+        scope: Scope,
+        send: Send,
+        decision: Decision,
+        status: int,
+        message: str,
+        reason: str,
+        identity: Identity | None,
+    ) -> None:
+        correlation_id: str = scope[CORRELATION_SCOPE_KEY]
+        self._record(scope, decision, status, reason, identity, correlation_id)
+        headers = [(RESPONSE_HEADER, correlation_id.encode("latin-1"))]
+        if not decision.provider:
+            headers.extend(self._api_headers)  # CORS applies to every non-provider response
+        await send_json_error(send, status, message, headers)
+
+    def _record(
+        self,
+        scope: Scope,
+        decision: Decision,
+        status: int,
+        reason: str,
+        identity: Identity | None,
+        correlation_id: str,
+    ) -> None:
+        path: str = scope["path"]
+        fields: dict[str, Any] = {
+            "correlation_id": correlation_id,
+            "audit_action": "gateway_auth",
+            "audit_outcome": "deny",
+            "audit_reason": reason,
+            "status_code": status,
+            "path": path,
+            "audit_resource": decision.resource,
+            "audit_resource_action": decision.action,
+            "audit_scope": decision.scope,
+            "provider": decision.provider,
+            "required_permission": decision.permission,
+            "limit_code": "",
+        }
+        if identity is not None:
+            fields["key_id"] = identity.key_id
+            fields["org_id"] = identity.org_id
+            fields["workspace_id"] = identity.workspace_id
+        logger.warning("audit gateway auth deny", extra=fields)
+        details = {
+            "status_code": status,
+            "method": scope["method"],
+            "path": path,
+            "resource": decision.resource,
+            "required_permission": decision.permission,
+            "provider": decision.provider,
+        }
+        self._audit.record(
+            "auth.deny",
+            "denied",
+            reason=reason,
+            org_id=identity.org_id if identity else "",
+            workspace_id=identity.workspace_id if identity else "",
+            actor_key_id=identity.key_id if identity else "",
+            correlation_id=correlation_id,
+            details={k: v for k, v in details.items() if v != ""},
+        )

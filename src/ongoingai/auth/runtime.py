@@ -1,0 +1,152 @@
+"""`AuthRuntime`: the auth parts of one gateway process and their start/stop order.
+
+Built from settings by `app.build_gateway`; `start(engine)` runs in the server's lifespan once the store
+is open: config keys are hashed (startup errors of auth-and-tenancy.md §1–2), the audit writer starts,
+the database key store is attached (`auth.key_store: database`), and with auth enabled the key cache
+is loaded (a failure or zero keys is fatal) and, for database keys, refreshed every
+`auth.cache.refresh_interval_s` by one owned task that also flushes `last_used_at`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ongoingai.auth.audit import AuditWriter
+from ongoingai.auth.cache import KeyCache
+from ongoingai.auth.guard import AuthGuard
+from ongoingai.auth.keys import GatewayKey
+from ongoingai.auth.last_used import LastUsedRecorder
+from ongoingai.auth.lifecycle import KeyLifecycle
+from ongoingai.auth.stores import AuthConfigError, SqlAuditLog, SqlKeyStore, load_config_keys
+from ongoingai.config import Settings
+from ongoingai.store.writes import DRIVER_ERRORS
+
+logger = logging.getLogger(__name__)
+
+AUDIT_SHUTDOWN_TIMEOUT_S = 2.0
+
+
+class AuthStartupError(Exception):
+    """Auth cannot start; the message is what `serve` prints before exiting 1."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuthRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tenant_scope_key: str,
+        providers: Iterable[str],
+        api_headers: Iterable[tuple[bytes, bytes]] = (),
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        auth = settings.auth
+        self.settings = settings
+        self.enabled = auth.enabled
+        self.database = auth.key_store == "database"
+        self.refresh_interval_s = auth.cache.refresh_interval_s
+        self.config_keys: tuple[GatewayKey, ...] = ()
+        self.sql: SqlKeyStore | None = None
+        self.audit = AuditWriter(clock=clock)
+        self.last_used = LastUsedRecorder(wall)
+        staleness = auth.cache.max_staleness_s if self.database else None
+        self.cache = KeyCache(self, max_staleness_s=staleness, monotonic=monotonic, wall=wall)
+        self.keys = KeyLifecycle(
+            auth_enabled=self.enabled,
+            database=self.database,
+            cache=self.cache,
+            last_used=self.last_used,
+            clock=clock,
+        )
+        self.guard: AuthGuard | None = None
+        if self.enabled:
+            self.guard = AuthGuard(
+                header=auth.header,
+                cache=self.cache,
+                audit=self.audit,
+                last_used=self.last_used,
+                providers=providers,
+                tenant_scope_key=tenant_scope_key,
+                api_headers=api_headers,
+            )
+        self._task: asyncio.Task[None] | None = None
+
+    async def active_keys(self) -> list[GatewayKey]:
+        """The cache's source: config keys, plus the active `gateway_keys` rows in database mode."""
+        keys = list(self.config_keys)
+        if self.sql is not None:
+            keys.extend(await self.sql.active_keys())
+        return keys
+
+    async def start(self, engine: AsyncEngine | None) -> None:
+        """Raises:
+        AuthStartupError: bad `auth.keys`, the key store did not answer, or auth has no keys at all.
+        """
+        try:
+            self.config_keys = load_config_keys(self.settings.auth.keys, strict=self.enabled)
+        except AuthConfigError as exc:
+            raise AuthStartupError(f"failed to initialize auth config: {exc}") from exc
+        self.keys.config_keys = self.config_keys
+        if engine is not None:
+            self.audit.start(SqlAuditLog(engine))
+            if self.database:
+                self.sql = SqlKeyStore(engine)
+                self.keys.sql = self.sql
+        if not self.enabled:
+            return
+        await self._load()
+        if self.sql is not None:
+            # Owned here, cancelled and awaited by stop().
+            self._task = asyncio.create_task(self._refresh_loop(), name="ongoingai-key-cache-refresh")
+
+    async def _load(self) -> None:
+        try:
+            count = await self.cache.refresh()
+        except DRIVER_ERRORS as exc:
+            raise AuthStartupError(f"failed to initialize gateway key store: {type(exc).__name__}") from exc
+        if count == 0:
+            raise AuthStartupError(
+                "failed to initialize auth config: auth is enabled but no gateway keys are configured"
+            )
+        logger.info(
+            "loaded gateway keys",
+            extra={
+                "key_store": self.settings.auth.key_store,
+                "key_count": count,
+                "config_key_count": len(self.config_keys),
+            },
+        )
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_interval_s)
+            await self.last_used.flush(self.sql)
+            try:
+                await self.cache.refresh()
+            except DRIVER_ERRORS as exc:
+                logger.warning(
+                    "failed to refresh gateway key cache", extra={"error_kind": type(exc).__name__}
+                )
+
+    async def stop(self) -> None:
+        """Stop the refresh task, flush `last_used_at`, then write the queued audit records."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.last_used.flush(self.sql)
+        await self.audit.shutdown(AUDIT_SHUTDOWN_TIMEOUT_S)
