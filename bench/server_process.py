@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -54,7 +55,12 @@ class ServerProcess:
                 self.process.wait(timeout=10)
 
 
-def _pin(cpu: int | None) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup(cpu: int | None) -> None:
+    # Die with the bench: a killed run must not leave servers behind (they run in their own session).
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
 
@@ -81,7 +87,7 @@ def start_server(
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            preexec_fn=lambda: _pin(cpu),
+            preexec_fn=lambda: _child_setup(cpu),
         )
     deadline = started + timeout_s
     while time.perf_counter() < deadline:

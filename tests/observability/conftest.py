@@ -15,10 +15,13 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ongoingai.app import Gateway
+from ongoingai.api.context import TENANT_SCOPE_KEY
+from ongoingai.app import Gateway, Lifecycle
+from ongoingai.auth.runtime import AuthRuntime
 from ongoingai.observability.logging import build_handler
 from ongoingai.observability.otel import Telemetry
 from ongoingai.observability.scrub import Scrubber
+from ongoingai.providers.routes import PROVIDERS
 from tests.e2e.conftest import gateway_settings
 from tests.fakes.memory_sink import MemorySink
 from tests.fakes.servers import ServerThread
@@ -26,6 +29,13 @@ from tests.fakes.upstream import FakeUpstream
 
 PROVIDER_KEY = "sk-proj-obsSECRETprovider0123456789abcdefABCDEF"
 GATEWAY_TOKEN = "ogk_obsSECRETgatewaytoken0123456789abcd"
+AUTH_KEY = {
+    "id": "gwk_test_1",
+    "token": GATEWAY_TOKEN,
+    "org_id": "org-acme",
+    "workspace_id": "ws-main",
+    "role": "developer",
+}
 
 
 @dataclass
@@ -114,8 +124,13 @@ def start_observed(
     """Start a gateway with OTel on (in-memory exporter and reader); overrides as in tests/e2e."""
     started: list[tuple[ServerThread, Telemetry]] = []
 
-    def start(sink: MemorySink | None = None, **overrides: Any) -> ObservedGateway:
+    def start(
+        sink: MemorySink | None = None, *, with_auth: bool = False, **overrides: Any
+    ) -> ObservedGateway:
         _, upstream_server = fake_server
+        if with_auth:
+            overrides.setdefault("auth__enabled", True)
+            overrides.setdefault("auth__keys", [AUTH_KEY])
         overrides.setdefault("observability__otel__enabled", True)
         overrides.setdefault("observability__otel__prometheus_enabled", True)
         settings = gateway_settings(upstream_server.url, **overrides)
@@ -123,7 +138,18 @@ def start_observed(
         reader = InMemoryMetricReader()
         telemetry = Telemetry.from_settings(settings, span_exporter=exporter, metric_reader=reader)
         sink = sink or MemorySink()
-        app = Gateway(settings, sink, telemetry=telemetry)
+        lifecycle = Lifecycle()
+        guard = None
+        if with_auth:
+            runtime = AuthRuntime(settings, tenant_scope_key=TENANT_SCOPE_KEY, providers=PROVIDERS)
+            guard = runtime.guard
+
+            async def start_auth() -> None:
+                await runtime.start(None)
+
+            lifecycle.on_start.append(start_auth)
+            lifecycle.on_stop.append(runtime.stop)
+        app = Gateway(settings, sink, telemetry=telemetry, auth=guard, lifecycle=lifecycle)
         server = ServerThread(app)
         server.start()
         started.append((server, telemetry))

@@ -12,6 +12,7 @@ import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ongoingai.app import Gateway
 from ongoingai.config import Settings
@@ -37,7 +38,11 @@ def test_disabled_by_default_costs_nothing() -> None:
 
 def test_success_logs_the_spec_fields(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    telemetry = Telemetry.from_settings(otel_settings(sampling_ratio=0.5, prometheus_enabled=True))
+    telemetry = Telemetry.from_settings(
+        otel_settings(sampling_ratio=0.5, prometheus_enabled=True),
+        span_exporter=InMemorySpanExporter(),
+        metric_reader=InMemoryMetricReader(),
+    )
     record = next(r for r in caplog.records if r.getMessage() == "opentelemetry enabled")
     assert record.__dict__["otel_endpoint"] == "localhost:4318"
     assert record.__dict__["otel_traces_enabled"] is True

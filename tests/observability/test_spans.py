@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tests.e2e import wire
 from tests.fakes.servers import free_port
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.observability.conftest import PROVIDER_KEY, ObservedFactory, by_name, parent_of
+from tests.observability.conftest import GATEWAY_TOKEN, PROVIDER_KEY, ObservedFactory, by_name, parent_of
 
 CHAT = "/v1/chat/completions"
 CLIENT_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -258,3 +258,38 @@ def test_metrics_path_is_not_traced(start_observed: ObservedFactory) -> None:
     assert httpx.get(gw.url + "/api/x", timeout=10).status_code == 404
     spans = gw.wait_for_server_spans()
     assert [s.name for s in spans if s.kind is SpanKind.SERVER] == ["GET /api/*"]
+
+
+def test_auth_denial_is_a_deny_span_without_a_route_to_upstream(
+    start_observed: ObservedFactory, fake: FakeUpstream
+) -> None:
+    gw = start_observed(with_auth=True)
+    assert post(gw.url).status_code == 401  # no gateway key
+    spans = gw.wait_for_server_spans()
+    auth = by_name(spans, "gateway.auth")
+    assert auth.attributes is not None
+    assert auth.attributes["gateway.auth.result"] == "deny"
+    assert auth.attributes["gateway.auth.deny_reason"] == "unauthorized"
+    assert auth.status.status_code is StatusCode.ERROR
+    assert "gateway.key_id" not in auth.attributes
+    assert not [s for s in spans if s.name.startswith("proxy ") or s.name == "gateway.trace.enqueue"]
+    assert fake.received == []
+
+
+def test_authenticated_request_is_enriched_with_the_identity(
+    start_observed: ObservedFactory, fake: FakeUpstream
+) -> None:
+    gw = start_observed(with_auth=True)
+    fake.script(CHAT, Reply.json(wire.CHAT_COMPLETION))
+    assert post(gw.url, None, **{"x-ongoingai-gateway-key": GATEWAY_TOKEN}).status_code == 200
+    spans = gw.wait_for_server_spans()
+    auth = by_name(spans, "gateway.auth")
+    assert auth.attributes is not None
+    assert auth.attributes["gateway.auth.result"] == "allow"
+    assert auth.attributes["gateway.key_id"] == "gwk_test_1"
+    assert auth.attributes["gateway.role"] == "developer"
+    assert auth.attributes["gateway.org_id"] == "org-acme"
+    assert auth.attributes["gateway.workspace_id"] == "ws-main"
+    (requests,) = gw.metrics()["ongoingai.proxy.request_total"]
+    assert requests.attributes["org_id"] == "org-acme"
+    assert GATEWAY_TOKEN not in "\n".join(s.to_json() for s in spans)

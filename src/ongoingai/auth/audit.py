@@ -87,6 +87,7 @@ class AuditWriter:
         self._queue: asyncio.Queue[AuditEvent | None] = asyncio.Queue()
         self._store: AuditStore | None = None
         self._task: asyncio.Task[None] | None = None
+        self._inflight: list[AuditEvent] = []
         self._closing = False
 
     def record(self, action: str, outcome: str, **fields: Any) -> bool:
@@ -116,7 +117,11 @@ class AuditWriter:
         while True:
             batch, stop = await self._collect()
             if batch:
+                self._inflight = batch
                 await self._write(store, batch)
+                self._inflight = []
+                for _ in batch:
+                    self._queue.task_done()
             if stop:
                 return
 
@@ -156,6 +161,10 @@ class AuditWriter:
             extra={"failed_count": len(batch), "error_kind": type(exc).__name__},
         )
 
+    async def drain(self) -> None:
+        """Wait until every record queued so far was written or dropped (tests, diagnostics)."""
+        await self._queue.join()
+
     async def shutdown(self, timeout: float) -> None:
         """Refuse new events and write what is queued, waiting at most `timeout` s; the rest is dropped."""
         if self._closing:
@@ -172,7 +181,7 @@ class AuditWriter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            left = sum(1 for _ in self._drain())
+            left = len(self._inflight) + len(self._drain())
             self.dropped_total += left
             logger.error("failed to flush audit records before shutdown", extra={"dropped": left})
 

@@ -16,6 +16,7 @@ import ongoingai
 from ongoingai.cli.config_command import config_app
 from ongoingai.cli.loading import load_config
 from ongoingai.cli.options import DEFAULT_CONFIG_PATH, ConfigOption
+from ongoingai.cli.read_commands import register_read_commands
 from ongoingai.config import Settings
 
 RunServer = Callable[[Settings, str], int]
@@ -80,6 +81,7 @@ def create_cli(run_server: RunServer = run_serve) -> typer.Typer:
         typer.echo(version_line())  # --config is accepted on every command; version has no use for it
 
     app.add_typer(config_app)
+    register_read_commands(app)  # report, debug, doctor, diagnostics, shell-init, wrap (issue 5)
     return app
 
 

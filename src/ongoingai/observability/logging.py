@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from opentelemetry import trace
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from ongoingai.observability.scrub import DEFAULT_SCRUBBER, Scrubber
 
@@ -88,9 +88,9 @@ class ScrubFilter(logging.Filter):
         return True
 
 
-class GatewayJsonFormatter(JsonFormatter):
+class GatewayJsonFormatter(OrjsonFormatter):
     def __init__(self, scrubber: Scrubber) -> None:
-        super().__init__("%(message)s", rename_fields={"message": "msg"}, json_ensure_ascii=False)
+        super().__init__("%(message)s", rename_fields={"message": "msg"})
         self._scrubber = scrubber
 
     def add_fields(
@@ -137,6 +137,12 @@ def build_handler(
 
 
 def configure_logging(level: str = "info", fmt: str = "json", scrubber: Scrubber = DEFAULT_SCRUBBER) -> None:
+    # The logging HOWTO's "Optimization" switches: no stack walk for the caller, no thread/process
+    # lookups. None of them is in our line format, and the access log writes one line per request.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [build_handler(fmt, scrubber)]
     root.setLevel(level_of(level))

@@ -106,7 +106,7 @@ class Telemetry:
         self.scrubber = scrubber or Scrubber()
         # Checked on the hot path: with both off, the gateway calls the sink directly.
         self.active = self.tracer is not None or metrics is not None
-        self.requests = RequestObserver(self.tracer, prometheus)
+        self.requests = RequestObserver(self.tracer, prometheus, self.scrubber)
         self.writer = WriterTelemetry(self.tracer, metrics, self.scrubber)
         self._prices = prices
         self._families: dict[str, str] = {}
@@ -252,16 +252,6 @@ class Telemetry:
             else:
                 metrics.queue_dropped.add(1, {**scope, "status_code": record.response_status})
         return accepted
-
-    def note_identity(self, key_id: str, role: str, org_id: str, workspace_id: str) -> None:
-        """For the auth layer: the request's identity, added to its spans (observability.md §2 enrichment)."""
-        spans = REQUEST_SPANS.get()
-        if spans is None:
-            return
-        spans.key_id = self.scrubber.label(key_id)
-        spans.role = self.scrubber.label(role)
-        spans.org_id = self.scrubber.label(org_id)
-        spans.workspace_id = self.scrubber.label(workspace_id)
 
     def force_flush(self) -> None:
         if self.tracer_provider is not None:

@@ -15,9 +15,11 @@ from opentelemetry.context import Context, attach, detach
 from opentelemetry.trace import Status, StatusCode, Tracer, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from ongoingai.auth.identity import IDENTITY_SCOPE_KEY, Identity
 from ongoingai.http.asgi import Message, Receive, Scope, Send
 from ongoingai.observability.logging import CORRELATION_ID
 from ongoingai.observability.prometheus import PrometheusEndpoint
+from ongoingai.observability.scrub import DEFAULT_SCRUBBER, Scrubber
 from ongoingai.observability.spans import (
     REQUEST_SPANS,
     SERVER,
@@ -50,8 +52,14 @@ class _StatusSend:
 
 
 class RequestObserver:
-    def __init__(self, tracer: Tracer | None, prometheus: PrometheusEndpoint | None) -> None:
+    def __init__(
+        self,
+        tracer: Tracer | None,
+        prometheus: PrometheusEndpoint | None,
+        scrubber: Scrubber = DEFAULT_SCRUBBER,
+    ) -> None:
         self._tracer = tracer
+        self._scrubber = scrubber
         self._prometheus = prometheus
         self._metrics_path = prometheus.path if prometheus is not None else None
 
@@ -119,10 +127,21 @@ class RequestObserver:
         finally:
             code = status.status or 500
             access_log(scope, code, correlation_id, started)  # while the spans still record: carries ids
+            self._note_identity(spans, scope.get(IDENTITY_SCOPE_KEY))
             spans.finish(code, error)
             _finish_server(spans, code, error)
             detach(token)
             REQUEST_SPANS.reset(spans_token)
+
+    def _note_identity(self, spans: RequestSpans, identity: object) -> None:
+        """The auth layer leaves the caller's identity in the scope (auth/guard.py): enrich the spans."""
+        if not isinstance(identity, Identity):
+            return
+        label = self._scrubber.label
+        spans.key_id = label(identity.key_id)
+        spans.role = label(identity.role)
+        spans.org_id = label(identity.org_id)
+        spans.workspace_id = label(identity.workspace_id)
 
 
 def _finish_server(spans: RequestSpans, code: int, error: BaseException | None) -> None:

@@ -16,6 +16,7 @@ from ongoingai.policy.jsonish import looks_like_json, redact_jsonish_fields
 from ongoingai.policy.placeholders import Placeholders
 from ongoingai.policy.result import Redaction, Tally
 from ongoingai.policy.rules import FieldRules
+from ongoingai.policy.screen import Screen
 from ongoingai.policy.sse import looks_like_sse, redact_sse
 from ongoingai.policy.text import TextRedactor
 from ongoingai.policy.walk import JsonRedactor
@@ -23,12 +24,18 @@ from ongoingai.policy.walk import JsonRedactor
 
 class BodyRedactor:
     def __init__(
-        self, text: TextRedactor, json: JsonRedactor, fields: FieldRules, placeholders: Placeholders
+        self,
+        text: TextRedactor,
+        json: JsonRedactor,
+        fields: FieldRules,
+        placeholders: Placeholders,
+        screen: Screen | None = None,
     ) -> None:
         self._text = text
         self._json = json
         self._fields = fields
         self._placeholders = placeholders
+        self._screen = screen
 
     def redact(
         self,
@@ -52,6 +59,7 @@ class BodyRedactor:
                     json_redactor=self._json,
                     text_redactor=self._text,
                     plain=self._redact_plain,
+                    screen=self._screen,
                 )
             else:
                 out = self._redact_document(text, workspace_id, tally, require_json)
@@ -63,6 +71,8 @@ class BodyRedactor:
         return Redaction(encode_utf8(out), tally.frozen_counts(), tally.frozen_paths(), truncated)
 
     def _redact_document(self, text: str, workspace_id: str, tally: Tally, require_json: bool) -> str:
+        if self._screen is not None and self._screen.unchanged(text):
+            return text
         try:
             value = parse_json(text)
         except NotJson:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -116,34 +117,43 @@ class Detectors:
 
     def find(self, text: str) -> list[Match]:
         """Non-overlapping matches in `text`, in order of position."""
+        taken = _Taken()
+        for start, end, kind in self._spans(text):
+            taken.offer(start, end, kind)
+        return taken.matches
+
+    def finds_any(self, text: str) -> bool:
+        """`find(text) != []`, stopping at the first span: the first one offered is always taken."""
+        return next(self._spans(text), None) is not None
+
+    def _spans(self, text: str) -> Iterator[tuple[int, int, Kind]]:
+        """Every detector's spans, by priority (secrets first), overlaps not yet resolved."""
         size = len(text)
         if size < MIN_MATCH_LENGTH:
-            return []
-        taken = _Taken()
+            return
         if self.token_like and size >= MIN_SECRET_LENGTH:
             for start, end in find_secrets(text):
-                taken.offer(start, end, Kind.TOKEN)
+                yield start, end, Kind.TOKEN
         if self.email and "@" in text:
             for start, end in find_emails(text):
-                taken.offer(start, end, Kind.EMAIL)
+                yield start, end, Kind.EMAIL
         if (
             (self.payment_card or self.ssn or self.phone)
             and size >= _MIN_NUMBER_LENGTH
             and enough_digits(text)
         ):
-            self._find_numbers(text, taken)
-        return taken.matches
+            yield from self._number_spans(text)
 
-    def _find_numbers(self, text: str, taken: _Taken) -> None:
+    def _number_spans(self, text: str) -> Iterator[tuple[int, int, Kind]]:
         windows = number_windows(text)
         if not windows:
             return
         if self.payment_card:
             for start, end in find_cards(text, windows):
-                taken.offer(start, end, Kind.CARD)
+                yield start, end, Kind.CARD
         if self.ssn:
             for start, end in find_ssns(text, windows):
-                taken.offer(start, end, Kind.SSN)
+                yield start, end, Kind.SSN
         if self.phone:
             for start, end in find_phones(text, windows, self.phone_region):
-                taken.offer(start, end, Kind.PHONE)
+                yield start, end, Kind.PHONE

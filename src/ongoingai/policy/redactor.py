@@ -13,6 +13,7 @@ from ongoingai.policy.modes import EffectivePolicy, ModeResolver, PolicySubject
 from ongoingai.policy.placeholders import Placeholders
 from ongoingai.policy.result import Redaction, StoredHeaders, Tally, TextRedaction
 from ongoingai.policy.rules import FieldRules, PathRules
+from ongoingai.policy.screen import Screen
 from ongoingai.policy.text import TextRedactor
 from ongoingai.policy.walk import JsonRedactor
 
@@ -29,6 +30,7 @@ class Redactor:
         modes: ModeResolver,
         stages: PiiStages,
         body_max_size: int = DEFAULT_BODY_MAX_SIZE,
+        screen: bool = True,
     ) -> None:
         self.detectors = detectors
         self.placeholders = placeholders
@@ -38,7 +40,12 @@ class Redactor:
         self.body_max_size = body_max_size if body_max_size > 0 else DEFAULT_BODY_MAX_SIZE
         self._text = TextRedactor(detectors, placeholders)
         self._body = BodyRedactor(
-            self._text, JsonRedactor(self._text, fields, paths, placeholders), fields, placeholders
+            self._text,
+            JsonRedactor(self._text, fields, paths, placeholders),
+            fields,
+            placeholders,
+            # Off only to compare the screen with the walk alone (tests, bench/policy_bench.py).
+            Screen(self._text, fields, paths, placeholders) if screen else None,
         )
 
     @classmethod
@@ -49,6 +56,7 @@ class Redactor:
         *,
         capture_bodies: bool = False,
         body_max_size: int = DEFAULT_BODY_MAX_SIZE,
+        screen: bool = True,
     ) -> Redactor:
         """Build once at startup from validated settings.
 
@@ -65,6 +73,7 @@ class Redactor:
             modes=ModeResolver.from_settings(pii, capture_bodies=capture_bodies),
             stages=pii.stages,
             body_max_size=body_max_size,
+            screen=screen,
         )
 
     def resolve(self, subject: PolicySubject) -> EffectivePolicy:

@@ -12,9 +12,10 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ongoingai.policy.codec import NotJson, dump_json, parse_json
+from ongoingai.policy.codec import BodyError, NotJson, dump_json, parse_json
 from ongoingai.policy.result import Tally
 from ongoingai.policy.rules import render_path
+from ongoingai.policy.screen import UNREAD, Found, Screen
 from ongoingai.policy.text import TextRedactor
 from ongoingai.policy.walk import JsonRedactor
 
@@ -70,9 +71,12 @@ def redact_sse(
     json_redactor: JsonRedactor,
     text_redactor: TextRedactor,
     plain: PlainRedactor,
+    screen: Screen | None = None,
 ) -> str:
     """Raises BodyError for an event that cannot be inspected with certainty."""
     parts = _LINE_BREAK.split(text)
+    if screen is not None and _unchanged(parts, workspace_id, screen, plain):
+        return text
     events: list[_Event] = []
     for i in range(0, len(parts), 2):
         line = parts[i]
@@ -85,7 +89,7 @@ def redact_sse(
                 parts[i] = prefix + plain(payload, workspace_id, tally)
         elif line:
             parts[i] = text_redactor.redact(line, workspace_id, tally)
-    skip = _redact_channels(events, workspace_id, tally, text_redactor)
+    skip = _redact_channels(_channels(events), workspace_id, tally, text_redactor)
     for event in events:
         event.value, changed = json_redactor.redact(event.value, workspace_id, tally, skip)
         if changed or event.changed:
@@ -93,13 +97,46 @@ def redact_sse(
     return "".join(parts)
 
 
-def _redact_channels(
-    events: list[_Event], workspace_id: str, tally: Tally, text_redactor: TextRedactor
-) -> frozenset[tuple[int, str | int]]:
+def _unchanged(parts: list[str], workspace_id: str, screen: Screen, plain: PlainRedactor) -> bool:
+    """The screen's verdict on a whole stream: no line, event or channel would change. Touches no tally:
+    when the answer is no, the ordinary path runs from the start."""
+    found = Found()
+    events: list[_Event] = []
+    texts: list[str] = []
+    for i in range(0, len(parts), 2):
+        line = parts[i]
+        if line.startswith("data:"):
+            payload = line[6:] if line.startswith("data: ") else line[5:]
+            value = screen.read(payload, found)
+            if value is UNREAD:
+                try:
+                    value = parse_json(payload)
+                except NotJson:
+                    if plain(payload, workspace_id, Tally()) != payload:
+                        return False
+                    continue
+                except BodyError:
+                    return False  # the ordinary path reports it, in order
+                screen.add(value, found)
+            events.append(_Event(i, "", value))
+        elif line:
+            texts.append(line)
+    for fragments in _channels(events).values():
+        texts.append("".join(f.container[f.field] for f in fragments))
+    return screen.clean(found, texts)
+
+
+def _channels(events: list[_Event]) -> dict[ChannelKey, list[_Fragment]]:
     channels: dict[ChannelKey, list[_Fragment]] = {}
     for event in events:
         for key, fragment in _fragments(event):
             channels.setdefault(key, []).append(fragment)
+    return channels
+
+
+def _redact_channels(
+    channels: dict[ChannelKey, list[_Fragment]], workspace_id: str, tally: Tally, text_redactor: TextRedactor
+) -> frozenset[tuple[int, str | int]]:
     skip: set[tuple[int, str | int]] = set()
     for fragments in channels.values():
         old = [f.container[f.field] for f in fragments]

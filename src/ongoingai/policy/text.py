@@ -41,6 +41,18 @@ class TextRedactor:
             pos = end
         return found
 
+    def finds_any(self, text: str) -> bool:
+        """`find(text) != []`, stopping at the first match."""
+        if len(text) < MIN_MATCH_LENGTH:
+            return False
+        protected = self.placeholders.spans(text)
+        pos = 0
+        for start, end in [*protected, (len(text), len(text))]:
+            if start > pos and self.detectors.finds_any(text[pos:start]):
+                return True
+            pos = end
+        return False
+
     def redact(self, text: str, workspace_id: str, tally: Tally | None = None) -> str:
         matches = self.find(text)
         if not matches:

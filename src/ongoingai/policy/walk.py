@@ -136,12 +136,12 @@ def _schema_property(parent: Path, value: Any) -> bool:
     """A JSON Schema property definition (`"properties": {"email": {"type": "string"}}` in tool and
     response-format schemas) names a field, it holds no data: replacing it would break every request
     that declares an `email` parameter. Its strings still get the detector pass."""
-    return (
-        parent is not None
-        and parent[1] == "properties"
-        and isinstance(value, dict)
-        and not _SCHEMA_KEYWORDS.isdisjoint(value)
-    )
+    return parent is not None and parent[1] == "properties" and is_schema(value)
+
+
+def is_schema(value: Any) -> bool:
+    """A JSON Schema, as found under `properties`: an object with at least one schema keyword."""
+    return isinstance(value, dict) and not _SCHEMA_KEYWORDS.isdisjoint(value)
 
 
 def _items(node: dict[str, Any] | list[Any]) -> Iterator[tuple[str | int, Any]]:

@@ -7,9 +7,10 @@ its organization and workspace rows when they are new (auth-and-tenancy.md §9).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -21,7 +22,11 @@ from ongoingai.auth.keys import GatewayKey
 from ongoingai.auth.stores.base import KeyConflictError, TokenConflictError
 from ongoingai.query import TenantScope
 from ongoingai.store.auth_tables import audit_events, gateway_keys, organizations, workspaces
+from ongoingai.store.errors import classify_error
 from ongoingai.store.tenancy import scoped_begin
+from ongoingai.store.writes import BUSY_FIRST_DELAY_S, BUSY_MAX_DELAY_S, BUSY_RETRIES, DRIVER_ERRORS
+
+T = TypeVar("T")
 
 _C = gateway_keys.c
 _ACTIVE = _C.revoked_at.is_(None)
@@ -75,6 +80,25 @@ def _tenant(scope: TenantScope | None) -> tuple[str, str]:
     return (scope.org_id, scope.workspace_id) if scope is not None else ("", "")
 
 
+async def retry_busy(operation: Callable[[], Awaitable[T]]) -> T:
+    """Run a write transaction, retrying SQLite busy/locked answers as the trace writes do.
+
+    A deferred SQLite transaction that read before writing gets `database is locked` at once when
+    another connection (the trace or audit writer) committed in between; the whole transaction is
+    then simply run again.
+    """
+    delay = BUSY_FIRST_DELAY_S
+    for attempt in range(BUSY_RETRIES):
+        try:
+            return await operation()
+        except DRIVER_ERRORS as exc:
+            if attempt == BUSY_RETRIES - 1 or classify_error(exc) != "contention":
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, BUSY_MAX_DELAY_S)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
@@ -105,10 +129,14 @@ class SqlKeyStore:
         Raises:
             KeyConflictError: the id or token hash exists (or a tenant row could not be created).
         """
-        try:
+
+        async def insert() -> None:
             async with scoped_begin(self.engine, key.org_id, key.workspace_id) as conn:
                 await self._ensure_tenant(conn, key.org_id, key.workspace_id)
                 await conn.execute(gateway_keys.insert().values(_row_from_key(key)))
+
+        try:
+            await retry_busy(insert)
         except sa_exc.IntegrityError as exc:
             raise KeyConflictError(key.id) from exc
 
@@ -128,9 +156,13 @@ class SqlKeyStore:
             .where(_C.id == key_id, _ACTIVE, *_in_scope(scope))
             .values(revoked_at=now, previous_token_hash=None, previous_token_expires_at=None)
         )
-        async with scoped_begin(self.engine, *_tenant(scope)) as conn:
-            result = await conn.execute(update)
-        return bool(result.rowcount)
+
+        async def run() -> bool:
+            async with scoped_begin(self.engine, *_tenant(scope)) as conn:
+                result = await conn.execute(update)
+            return bool(result.rowcount)
+
+        return await retry_busy(run)
 
     async def rotate(
         self,
@@ -146,7 +178,8 @@ class SqlKeyStore:
         Raises:
             TokenConflictError: the new token is some key's current or in-grace previous token.
         """
-        try:
+
+        async def run() -> GatewayKey | None:
             async with scoped_begin(self.engine, *_tenant(scope)) as conn:
                 current = await self._active_row(conn, key_id, scope)
                 if current is None:
@@ -159,9 +192,12 @@ class SqlKeyStore:
                     "previous_token_expires_at": previous_expires_at,
                 }
                 await conn.execute(gateway_keys.update().where(_C.id == key_id).values(**values))
+            return GatewayKey(**{**_fields(current), **values})
+
+        try:
+            return await retry_busy(run)
         except sa_exc.IntegrityError as exc:
             raise TokenConflictError(key_id) from exc
-        return GatewayKey(**{**_fields(current), **values})
 
     async def _active_row(
         self, conn: AsyncConnection, key_id: str, scope: TenantScope | None

@@ -1,0 +1,141 @@
+"""The body screen: proving, cheaply, that redacting a body would change nothing, so the walk is skipped.
+
+The JSON walk asks the detectors about each string in turn; on typical LLM traffic (tens to thousands of
+strings, none of them sensitive) those calls cost far more than the parse. The screen asks once, about all
+the strings joined by NUL, and checks the keys against the field rules. It only ever answers "nothing here":
+a match, a key a field rule could take, or a path rule sends the body down the ordinary path, which stays
+the only code that redacts, so a body with something to redact costs what it did.
+
+Why one pass is exact. NUL is in none of the detectors' character classes, look-behind or look-ahead sets,
+it is not a word character and not alphanumeric, and it is part of no placeholder (a format holding one
+turns the screen off). Next to a NUL a detector therefore sees what it sees at the start or end of a
+string; no match runs across it (but a PEM block's, which is a match all the same); and a rejected
+candidate moves a scan on by one character only. So whatever matches in one string makes the joined text
+match too, and no match in the joined text means none in any string.
+
+The parse is never skipped, since it decides what the body is: invalid, duplicate-key and too-deep JSON
+are errors (codec.py). orjson parses first, several times faster; it accepts no text the standard parser
+rejects, except two, and both send the body to the ordinary path: duplicate keys (orjson keeps one silently;
+they show as more `"` in the text than the parsed strings account for) and nesting deeper than `MAX_DEPTH`.
+Its numbers may differ (a big integer comes back as a float): the screen never looks at them.
+tests/policy/test_screen.py checks the lemma above and fast == slow on generated bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from ongoingai.policy.codec import BOM
+from ongoingai.policy.placeholders import Placeholders
+from ongoingai.policy.rules import FieldRules, PathRules
+from ongoingai.policy.text import TextRedactor
+from ongoingai.policy.walk import is_schema
+
+SEPARATOR = "\x00"
+# Far below the standard parser's recursion limit (`sys.getrecursionlimit()`, 1000 by default, less the
+# caller's frames), where it reports TOO_DEEP and orjson (up to 1024 levels) would not.
+MAX_DEPTH = 100
+_QUOTE_ESCAPE = "\\u0022"  # the one way to write `"` inside a string that the quote count would not see
+UNREAD: Any = object()  # `Screen.read`'s "ask the standard parser"
+
+
+class Found:
+    """What the screen has read so far: every string value, and the keys a field rule would be asked about."""
+
+    __slots__ = ("keys", "strings")
+
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self.keys: set[str] = set()
+
+
+class Screen:
+    def __init__(
+        self, text: TextRedactor, fields: FieldRules, paths: PathRules, placeholders: Placeholders
+    ) -> None:
+        self._text = text
+        self._fields = fields
+        # A path rule can take any value, whatever it holds: only the walk knows the paths.
+        self.enabled = not paths.rules and SEPARATOR not in placeholders.format
+
+    def unchanged(self, text: str) -> bool:
+        """True only if `text` is JSON that `parse_json` accepts and the walk would leave as it is."""
+        found = Found()
+        return self.read(text, found) is not UNREAD and self.clean(found)
+
+    def read(self, text: str, found: Found) -> Any:
+        """Parse `text` with orjson and add what it holds to `found`. UNREAD (and nothing added) when only
+        the standard parser can tell: not JSON to orjson, duplicate keys, deeper than MAX_DEPTH."""
+        if not self.enabled:
+            return UNREAD
+        try:
+            value = orjson.loads(text.removeprefix(BOM))
+        except orjson.JSONDecodeError:
+            return UNREAD
+        part = Found()
+        depth, keys = gather(value, part)
+        if depth > MAX_DEPTH or _QUOTE_ESCAPE in text:
+            return UNREAD
+        # Each string in the text brings two quotes plus one per escaped `"` in its value. Fewer strings
+        # parsed than written means a duplicate key dropped a pair (a `"` in a key also lands here).
+        written = text.count('"')
+        if written != 2 * (keys + len(part.strings)) + SEPARATOR.join(part.strings).count('"'):
+            return UNREAD
+        found.strings += part.strings
+        found.keys |= part.keys
+        return value
+
+    def add(self, value: Any, found: Found) -> None:
+        """Add a value the standard parser produced (nothing left to verify)."""
+        gather(value, found)
+
+    def clean(self, found: Found, texts: Iterable[str] = ()) -> bool:
+        """No key in `found` a field rule takes, and no detector match in its strings nor in `texts`
+        (strings redacted as a whole: SSE lines, a stream's joined deltas)."""
+        if not self.enabled or any(map(self._fields.matches, found.keys)):
+            return False
+        return not self._text.finds_any(SEPARATOR.join([*found.strings, *texts]))
+
+
+def gather(value: Any, found: Found) -> tuple[int, int]:
+    """Add `value`'s strings and keys to `found`; (nesting depth, number of keys).
+
+    The keys of JSON Schema property definitions are left out, as the walk leaves them (walk.py
+    `_schema_property`). Level by level, like the walk iterative: nesting depth costs no stack.
+    """
+    strings, keys = found.strings, found.keys
+    depth = count = 0
+    property_maps: set[int] = set()  # ids of objects found under a `properties` key
+    level = [value]
+    while level:
+        depth += 1
+        below = []
+        for node in level:
+            kind = type(node)
+            if kind is dict:
+                count += len(node)
+                if property_maps and id(node) in property_maps:
+                    keys.update(key for key, child in node.items() if not is_schema(child))
+                else:
+                    keys.update(node)
+                properties = node.get("properties")
+                if type(properties) is dict:
+                    property_maps.add(id(properties))
+                children: Iterable[Any] = node.values()
+            elif kind is list:
+                children = node
+            else:
+                if kind is str:
+                    strings.append(node)
+                continue
+            for child in children:
+                kind = type(child)
+                if kind is str:
+                    strings.append(child)
+                elif kind is dict or kind is list:
+                    below.append(child)
+        level = below
+    return depth, count

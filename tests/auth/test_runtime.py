@@ -1,0 +1,208 @@
+"""`AuthRuntime` start/stop: the startup errors of auth-and-tenancy.md §1–3, the scheduled refresh that
+carries another instance's changes in, and what stop flushes; the gateway's lifespan reports them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from ongoingai.api import TENANT_SCOPE_KEY
+from ongoingai.app import build_gateway
+from ongoingai.auth.keys import GatewayKey, hash_token
+from ongoingai.auth.runtime import AuthRuntime, AuthStartupError
+from ongoingai.auth.stores import SqlKeyStore
+from ongoingai.config import Settings
+from ongoingai.providers.routes import PROVIDERS
+from ongoingai.store import open_trace_store
+from ongoingai.store.auth_tables import gateway_keys
+from ongoingai.store.engine import create_sqlite_engine
+from tests.auth.conftest import StackFactory, with_auth
+from tests.fakes.clocks import T0
+
+TOKEN = "tok-runtime-0123456789"
+
+
+def runtime(settings: Settings, **kw: Any) -> AuthRuntime:
+    return AuthRuntime(settings, tenant_scope_key=TENANT_SCOPE_KEY, providers=PROVIDERS, **kw)
+
+
+@pytest.mark.parametrize(
+    ("auth", "message"),
+    [
+        (
+            {"keys": []},
+            "failed to initialize auth config: auth is enabled but no gateway keys are configured",
+        ),
+        (
+            {"keys": [{"id": "a", "token": " "}]},
+            "failed to initialize auth config: gateway key token cannot be empty",
+        ),
+        (
+            {"keys": [{"id": "a", "token": "t"}, {"id": "b", "token": "t"}]},
+            "failed to initialize auth config: duplicate gateway key token in auth config",
+        ),
+        (
+            {"key_store": "database", "keys": []},
+            "failed to initialize auth config: auth is enabled but no gateway keys are configured",
+        ),
+    ],
+    ids=["no-keys", "empty-token", "duplicate-token", "empty-database"],
+)
+async def test_startup_errors(sqlite_settings: Settings, auth: dict[str, Any], message: str) -> None:
+    store = await open_trace_store(sqlite_settings)
+    rt = runtime(with_auth(sqlite_settings, **auth))
+    try:
+        with pytest.raises(AuthStartupError) as caught:
+            await rt.start(store.engine)
+        assert str(caught.value) == message
+    finally:
+        await rt.stop()
+        await store.close()
+
+
+async def test_an_unreachable_key_store_is_a_startup_error(sqlite_settings: Settings, tmp_path: Path) -> None:
+    engine = create_sqlite_engine(str(tmp_path / "missing" / "x.db"))
+    rt = runtime(with_auth(sqlite_settings, key_store="database", keys=[{"id": "a", "token": TOKEN}]))
+    try:
+        with pytest.raises(AuthStartupError) as caught:
+            await rt.start(engine)
+        assert str(caught.value) == "failed to initialize gateway key store: OperationalError"
+    finally:
+        await rt.stop()
+        await engine.dispose()
+
+
+async def test_database_keys_alone_are_enough_to_start(sqlite_settings: Settings) -> None:
+    store = await open_trace_store(sqlite_settings)
+    await SqlKeyStore(store.engine).create(
+        GatewayKey(id="db", token_hash=hash_token(TOKEN), org_id="a", workspace_id="w", created_at=T0)
+    )
+    rt = runtime(with_auth(sqlite_settings, key_store="database"))
+    try:
+        await rt.start(store.engine)
+        assert rt.cache.verify(hash_token(TOKEN))[0] is not None
+    finally:
+        await rt.stop()
+        await store.close()
+
+
+async def test_with_auth_disabled_there_is_no_guard_and_bad_keys_do_not_stop_the_start(
+    sqlite_settings: Settings,
+) -> None:
+    settings = with_auth(sqlite_settings, keys=[{"id": "a", "token": ""}])
+    settings = settings.model_copy(update={"auth": settings.auth.model_copy(update={"enabled": False})})
+    rt = runtime(settings)
+
+    await rt.start(None)
+
+    assert rt.guard is None and rt.config_keys == ()
+    await rt.stop()
+
+
+async def test_the_scheduled_refresh_brings_in_changes_made_elsewhere_and_flushes_last_used(
+    sqlite_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    store = await open_trace_store(sqlite_settings)
+    settings = with_auth(
+        sqlite_settings,
+        key_store="database",
+        keys=[{"id": "boot", "token": TOKEN}],
+        cache={"refresh_interval_s": 0.01},
+    )
+    rt = runtime(settings)
+    other = SqlKeyStore(store.engine)  # "another instance" writing to the shared database
+    try:
+        await rt.start(store.engine)
+        assert "loaded gateway keys" in caplog.text
+        await other.create(
+            GatewayKey(id="new", token_hash=hash_token("new-token"), org_id="a", workspace_id="w")
+        )
+        rt.last_used.touch("new")
+        while rt.cache.verify(hash_token("new-token"))[0] is None:
+            await asyncio.sleep(0.01)
+        async with store.connect() as conn:
+            while await conn.scalar(sa.select(gateway_keys.c.last_used_at)) is None:
+                await asyncio.sleep(0.01)
+        await other.revoke("new", None, T0)
+        while rt.cache.verify(hash_token("new-token"))[0] is not None:
+            await asyncio.sleep(0.01)
+    finally:
+        await rt.stop()
+        await store.close()
+
+
+async def test_a_failing_scheduled_refresh_is_logged_and_keeps_the_keys(
+    sqlite_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await open_trace_store(sqlite_settings)
+    settings = with_auth(
+        sqlite_settings,
+        key_store="database",
+        keys=[{"id": "boot", "token": TOKEN}],
+        cache={"refresh_interval_s": 0.01},
+    )
+    rt = runtime(settings)
+    try:
+        await rt.start(store.engine)
+        await store.close()  # the database goes away under the running refresh
+        assert rt.sql is not None
+        rt.sql.engine = create_sqlite_engine(str(Path(sqlite_settings.storage.path).parent / "gone" / "x.db"))
+        while "failed to refresh gateway key cache" not in caplog.text:
+            await asyncio.sleep(0.01)
+        assert rt.cache.verify(hash_token(TOKEN))[0] is not None
+    finally:
+        await rt.stop()
+        if rt.sql is not None:
+            await rt.sql.engine.dispose()
+
+
+async def test_stop_flushes_last_used_and_the_audit_queue(
+    make_stack: StackFactory, sqlite_settings: Settings
+) -> None:
+    stack = await make_stack(
+        with_auth(sqlite_settings, key_store="database", keys=[{"id": "boot", "token": TOKEN}])
+    )
+    await stack.call("POST", "/api/gateway-keys", TOKEN, json={"id": "k1"}, headers={"X-Request-ID": "r1"})
+    stack.runtime.audit.flush_interval_s = 60  # would hold the record in its batch
+    await stack.call("GET", "/api/nowhere", TOKEN)
+    stack.runtime.last_used.touch("k1")
+
+    await stack.runtime.stop()
+
+    assert stack.runtime.audit.written_total == 2
+    async with stack.store.connect() as conn:  # type: ignore[union-attr]
+        assert await conn.scalar(sa.select(gateway_keys.c.last_used_at)) is not None
+
+
+async def _lifespan_startup(app: Any) -> dict[str, Any]:
+    sent: list[dict[str, Any]] = []
+    messages = iter([{"type": "lifespan.startup"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan"}, receive, send)
+    return sent[-1]
+
+
+async def test_the_gateway_reports_an_auth_startup_error_as_serve_prints_it(
+    sqlite_settings: Settings,
+) -> None:
+    gateway = build_gateway(with_auth(sqlite_settings))
+
+    message = await _lifespan_startup(gateway)
+
+    assert message == {
+        "type": "lifespan.startup.failed",
+        "message": "failed to initialize auth config: auth is enabled but no gateway keys are configured",
+    }
+    assert gateway.startup_error == message["message"]
