@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -206,32 +205,41 @@ def _call(redactor: Any, case: Case) -> Callable[[], object]:
     )
 
 
-def per_call_us(fn: Callable[[], object], rounds: int, round_ms: float) -> float:
-    """Median CPU µs per call over `rounds` loops, each sized to take about `round_ms` of CPU."""
+def _loops(fn: Callable[[], object], round_ms: float) -> int:
+    """How many calls take about `round_ms` of CPU."""
     fn()
-    n, start = 1, time.process_time_ns()
-    while True:  # calibrate: double the loop until it is long enough to time
+    n = 1
+    while True:
+        start = time.process_time_ns()
         for _ in range(n):
             fn()
         spent = time.process_time_ns() - start
         if spent >= round_ms * 1e6 / 4:
-            break
-        n, start = n * 2, time.process_time_ns()
-    loops = max(1, int(n * round_ms * 1e6 / max(spent, 1)))
-    samples = []
-    for _ in range(rounds):
-        start = time.process_time_ns()
-        for _ in range(loops):
-            fn()
-        samples.append((time.process_time_ns() - start) / loops / 1000)
-    return statistics.median(samples)
+            return max(1, int(n * round_ms * 1e6 / spent))
+        n *= 2
 
 
-def measure(screen: bool, rounds: int, round_ms: float) -> dict[str, float] | None:
-    redactor = _redactor(screen)
-    if redactor is None:
-        return None
-    return {case.name: per_call_us(_call(redactor, case), rounds, round_ms) for case in cases()}
+def _round(fn: Callable[[], object], loops: int) -> float:
+    start = time.process_time_ns()
+    for _ in range(loops):
+        fn()
+    return (time.process_time_ns() - start) / loops / 1000
+
+
+def measure(variants: dict[str, Any], rounds: int, round_ms: float) -> dict[str, dict[str, float]]:
+    """variant → case → CPU µs per call: the best of `rounds` rounds, the variants taking turns in each
+    round so that a noisy moment hits them alike (the best round is the one least disturbed)."""
+    results: dict[str, dict[str, float]] = {name: {} for name in variants}
+    for case in cases():
+        calls = {name: _call(redactor, case) for name, redactor in variants.items()}
+        loops = {name: _loops(fn, round_ms) for name, fn in calls.items()}
+        best = dict.fromkeys(calls, float("inf"))
+        for _ in range(rounds):
+            for name, fn in calls.items():
+                best[name] = min(best[name], _round(fn, loops[name]))
+        for name, value in best.items():
+            results[name][case.name] = value
+    return results
 
 
 def measure_tree(src: str, rounds: int, round_ms: float) -> dict[str, float]:
@@ -250,8 +258,9 @@ def _cell(value: float | None) -> str:
 
 def table(before: dict[str, float] | None, slow: dict[str, float] | None, after: dict[str, float]) -> str:
     base = before or slow or after
+    against = "before" if before else "slow path"
     lines = [
-        f"| case | bytes | before µs | slow path µs | after µs | speed-up vs {'before' if before else 'slow'} |",
+        f"| case | bytes | before µs | slow path µs | after µs | speed-up vs {against} |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for case in cases():
@@ -269,18 +278,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--before-src", help="a src/ tree to measure as 'before', in a child process")
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--round-ms", type=float, default=60.0, help="CPU ms per round and case")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--round-ms", type=float, default=20.0, help="CPU ms per round, case and variant")
     parser.add_argument("--emit-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.emit_json:
-        print(json.dumps(measure(True, args.rounds, args.round_ms)))
+        print(json.dumps(measure({"after": _redactor(True)}, args.rounds, args.round_ms)["after"]))
         return
     before = measure_tree(args.before_src, args.rounds, args.round_ms) if args.before_src else None
-    slow = measure(False, args.rounds, args.round_ms)
-    after = measure(True, args.rounds, args.round_ms)
-    assert after is not None
-    print(table(before, slow, after))
+    variants = {"after": _redactor(True), "slow": _redactor(False)}
+    results = measure({name: r for name, r in variants.items() if r is not None}, args.rounds, args.round_ms)
+    print(table(before, results.get("slow"), results["after"]))
 
 
 if __name__ == "__main__":

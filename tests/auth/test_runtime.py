@@ -165,10 +165,10 @@ async def test_a_failing_scheduled_refresh_is_logged_and_keeps_the_keys(
 async def test_stop_flushes_last_used_and_the_audit_queue(
     make_stack: StackFactory, sqlite_settings: Settings
 ) -> None:
-    stack = await make_stack(
-        with_auth(sqlite_settings, key_store="database", keys=[{"id": "boot", "token": TOKEN}])
-    )
-    await stack.call("POST", "/api/gateway-keys", TOKEN, json={"id": "k1"}, headers={"X-Request-ID": "r1"})
+    keys = [{"id": "boot", "token": TOKEN, "role": "owner"}]
+    stack = await make_stack(with_auth(sqlite_settings, key_store="database", keys=keys))
+    created = await stack.call("POST", "/api/gateway-keys", TOKEN, json={"id": "k1"})
+    assert created.status_code == 201
     stack.runtime.audit.flush_interval_s = 60  # would hold the record in its batch
     await stack.call("GET", "/api/nowhere", TOKEN)
     stack.runtime.last_used.touch("k1")
@@ -206,3 +206,5 @@ async def test_the_gateway_reports_an_auth_startup_error_as_serve_prints_it(
         "message": "failed to initialize auth config: auth is enabled but no gateway keys are configured",
     }
     assert gateway.startup_error == message["message"]
+    for hook in reversed(gateway.lifecycle.on_stop):  # what a server does not do after a failed start
+        await hook()

@@ -27,8 +27,9 @@ BINARY = Path(sys.executable).parent / "ongoingai"
 EPOCH = "1700000000"  # 2023-11-14T22:13:20Z
 
 
-def storage_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+def storage_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest | None = None) -> dict[str, Any]:
     if backend == "postgres":
+        assert request is not None, "postgres needs the test's request for the database fixture"
         return {"driver": "postgres", "dsn": request.getfixturevalue("postgres_dsn")}
     return {"driver": "sqlite", "path": str(tmp_path / "data" / "ongoingai.db")}
 
@@ -40,7 +41,7 @@ def write_config(tmp_path: Path, storage: dict[str, Any], **sections: Any) -> Pa
 
 
 def settings_of(storage: dict[str, Any]) -> Settings:
-    return Settings(storage=storage)  # type: ignore[arg-type]
+    return Settings(storage=storage)
 
 
 async def seed_async(storage: dict[str, Any], records: Sequence[TraceRecord]) -> None:
@@ -70,3 +71,10 @@ def as_process(
     return subprocess.run(
         [str(BINARY), *args], capture_output=True, env=environment, cwd=cwd, timeout=timeout, check=False
     )
+
+
+def help_options(command: str) -> str:
+    """`ongoingai <command> --help` (exit 0), for checking that the spec's flags are listed."""
+    result = in_process([command, "--help"])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout

@@ -18,7 +18,16 @@ import pytest
 from ongoingai.api import create_api
 from ongoingai.store import open_trace_store
 from ongoingai.traces import TraceRecord
-from tests.cli.stores import EPOCH, as_process, in_process, seed, settings_of, storage_for, write_config
+from tests.cli.stores import (
+    EPOCH,
+    as_process,
+    help_options,
+    in_process,
+    seed,
+    settings_of,
+    storage_for,
+    write_config,
+)
 from tests.fakes.trace_records import T0, make_record
 
 SECRET_BODY = '{"note":"SECRET-VALUE-8c1f"}'
@@ -50,7 +59,7 @@ CHAIN = [
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    storage = storage_for("sqlite", tmp_path, None)  # type: ignore[arg-type]
+    storage = storage_for("sqlite", tmp_path)
     seed(storage, CHAIN)
     return write_config(tmp_path, storage)
 
@@ -236,7 +245,7 @@ def test_nothing_found_exits_1(config: Path, flags: list[str], message: str) -> 
 
 
 def test_an_empty_store_says_so(tmp_path: Path) -> None:
-    storage = storage_for("sqlite", tmp_path, None)  # type: ignore[arg-type]
+    storage = storage_for("sqlite", tmp_path)
     seed(storage, [])
 
     result = in_process(["debug", "last", "--config", str(write_config(tmp_path, storage))])
@@ -360,3 +369,22 @@ def test_subprocess_debug_last_on_postgres_and_sqlite(
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(b"OngoingAI Debug Chain\n")
     assert A.encode() in done.stdout
+
+
+def test_help_lists_the_spec_flags() -> None:
+    text = help_options("debug")
+
+    for flag in [
+        "--config",
+        "--trace-id",
+        "--trace-group-id",
+        "--thread-id",
+        "--run-id",
+        "--format",
+        "--limit",
+        "--diff",
+        "--bundle-out",
+        "--include-headers",
+        "--include-bodies",
+    ]:
+        assert flag in text, flag

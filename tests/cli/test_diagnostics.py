@@ -18,7 +18,7 @@ from ongoingai.api import create_api
 from ongoingai.cli.diagnostics import normalise_base_url, parse_timeout
 from ongoingai.config import Settings
 from ongoingai.sink import BatchWriter
-from tests.cli.stores import as_process, in_process
+from tests.cli.stores import as_process, help_options, in_process
 from tests.fakes.servers import ServerThread, free_port, serving
 from tests.fakes.trace_stores import MemoryTraceStore
 
@@ -203,3 +203,10 @@ def test_subprocess_diagnostics(gateway: ServerThread) -> None:
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["schema_version"] == "trace-pipeline-diagnostics.v1"
+
+
+def test_help_lists_the_spec_flags() -> None:
+    text = help_options("diagnostics")
+
+    for flag in ["--config", "--base-url", "--gateway-key", "--auth-header", "--format", "--timeout"]:
+        assert flag in text, flag

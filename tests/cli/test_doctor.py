@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from ongoingai.config import Settings
 from ongoingai.store.engine import create_engine_for
 from ongoingai.store.migrate import current_revisions, upgrade
-from tests.cli.stores import EPOCH, as_process, in_process, seed, storage_for, write_config
+from tests.cli.stores import EPOCH, as_process, help_options, in_process, seed, storage_for, write_config
 from tests.fakes.servers import free_port
 
 ORDER = ["config", "storage", "migrations", "route_wiring", "auth_posture"]
@@ -36,7 +36,7 @@ def checks(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def sqlite_storage(tmp_path: Path) -> dict[str, Any]:
-    storage = storage_for("sqlite", tmp_path, None)  # type: ignore[arg-type]
+    storage = storage_for("sqlite", tmp_path)
     seed(storage, [])
     return storage
 
@@ -190,7 +190,7 @@ def test_a_behind_schema_is_reported_never_migrated_and_blocks_report(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     storage = storage_for(backend, tmp_path, request)
-    settings = Settings(storage=storage)  # type: ignore[arg-type]
+    settings = Settings(storage=storage)
     before = asyncio.run(_behind(settings, "0001_create_traces"))
     config = write_config(tmp_path, storage)
 
@@ -210,7 +210,7 @@ def test_a_behind_schema_is_reported_never_migrated_and_blocks_report(
 
 
 def test_a_schema_from_a_newer_build_fails(tmp_path: Path, sqlite_storage: dict[str, Any]) -> None:
-    asyncio.run(_stamp(Settings(storage=sqlite_storage), "9999_from_the_future"))  # type: ignore[arg-type]
+    asyncio.run(_stamp(Settings(storage=sqlite_storage), "9999_from_the_future"))
 
     code, doc = doctor(write_config(tmp_path, sqlite_storage))
 
@@ -257,3 +257,10 @@ def test_subprocess_doctor_on_both_backends(
     assert doc["overall_status"] == "pass"
     assert checks(doc)["storage"]["summary"] == f"connected to {backend} trace storage"
     assert b"gwk_doctor_token_1" not in first.stdout
+
+
+def test_help_lists_the_spec_flags() -> None:
+    text = help_options("doctor")
+
+    for flag in ["--config", "--format"]:
+        assert flag in text, flag

@@ -15,13 +15,22 @@ import pytest
 
 from ongoingai.api import create_api
 from ongoingai.store import open_trace_store
-from tests.cli.stores import EPOCH, as_process, in_process, seed, settings_of, storage_for, write_config
+from tests.cli.stores import (
+    EPOCH,
+    as_process,
+    help_options,
+    in_process,
+    seed,
+    settings_of,
+    storage_for,
+    write_config,
+)
 from tests.fakes.analytics_traces import HAND, generated
 
 
 @pytest.fixture
 def sqlite_config(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
-    storage = storage_for("sqlite", tmp_path, None)  # type: ignore[arg-type]
+    storage = storage_for("sqlite", tmp_path)
     seed(storage, HAND)
     return write_config(tmp_path, storage), storage
 
@@ -171,7 +180,7 @@ def test_filters_are_echoed_and_applied(sqlite_config: tuple[Path, dict[str, Any
 
 
 def test_an_empty_store_reports_zeros_and_empty_arrays(tmp_path: Path) -> None:
-    storage = storage_for("sqlite", tmp_path, None)  # type: ignore[arg-type]
+    storage = storage_for("sqlite", tmp_path)
     seed(storage, [])
     config = write_config(tmp_path, storage)
 
@@ -306,3 +315,10 @@ def test_subprocess_text_report_against_a_stopped_gateways_database(
 
     assert done.returncode == 0, done.stderr
     assert b"OngoingAI Report" in done.stdout and b"Top model" in done.stdout
+
+
+def test_help_lists_the_spec_flags() -> None:
+    text = help_options("report")
+
+    for flag in ["--config", "--format", "--from", "--to", "--provider", "--model", "--limit"]:
+        assert flag in text, flag

@@ -1,4 +1,4 @@
-"""`ongoingai shell-init` and the base-URL rules shared with `wrap` and `diagnostics` (config-and-cli.md §4)."""
+"""`ongoingai shell-init`, and the base-URL rules it shares with `wrap` and `diagnostics` (§4)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import pytest
 
 from ongoingai.cli.base_url import anthropic_base_url, gateway_base_url, openai_base_url
 from ongoingai.config import Settings
-from tests.cli.stores import as_process, in_process
+from tests.cli.stores import as_process, help_options, in_process
 
 
 def settings(
     host: str = "0.0.0.0", port: int = 8080, openai: str = "/openai", anthropic: str = "/anthropic"
 ) -> Settings:
     return Settings(
-        server={"host": host, "port": port},  # type: ignore[arg-type]
-        providers={"openai": {"prefix": openai}, "anthropic": {"prefix": anthropic}},  # type: ignore[arg-type]
+        server={"host": host, "port": port},
+        providers={"openai": {"prefix": openai}, "anthropic": {"prefix": anthropic}},
     )
 
 
@@ -124,3 +124,10 @@ def test_subprocess_output_evaluates_in_a_shell(tmp_path: Path) -> None:
     )
 
     assert shell.stdout == b"http://[::1]:7000/openai/v1 http://[::1]:7000/anthropic"
+
+
+def test_help_lists_the_spec_flags() -> None:
+    text = help_options("shell-init")
+
+    for flag in ["--config"]:
+        assert flag in text, flag

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ongoingai.cli.shell import child_environment, exit_code
-from tests.cli.stores import BINARY, as_process, in_process
+from tests.cli.stores import BINARY, as_process, help_options, in_process
 
 USAGE = "usage: ongoingai wrap [--config path/to/ongoingai.yaml] -- <command> [args...]\n"
 
@@ -152,3 +152,10 @@ def test_child_environment_overrides_and_sorts() -> None:
     merged = child_environment({"B": "1", "OPENAI_BASE_URL": "old"}, {"OPENAI_BASE_URL": "new", "A": "2"})
 
     assert list(merged.items()) == [("A", "2"), ("B", "1"), ("OPENAI_BASE_URL", "new")]
+
+
+def test_help_lists_the_spec_flags() -> None:
+    text = help_options("wrap")
+
+    for flag in ["--config"]:
+        assert flag in text, flag

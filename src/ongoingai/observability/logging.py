@@ -15,7 +15,6 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from opentelemetry import trace
 from pythonjsonlogger.orjson import OrjsonFormatter
 
 from ongoingai.observability.scrub import DEFAULT_SCRUBBER, Scrubber
@@ -59,6 +58,11 @@ class ContextFilter(logging.Filter):
             correlation_id = CORRELATION_ID.get()
             if correlation_id:
                 record.correlation_id = correlation_id
+        # Without the OpenTelemetry API loaded (telemetry off, the default) no span can be recording: the
+        # filter does not import it, so the gateway starts without it (issue 2, "Performance").
+        trace = sys.modules.get("opentelemetry.trace")
+        if trace is None:
+            return True
         span = trace.get_current_span()
         if span.is_recording():
             ctx = span.get_span_context()

@@ -1,8 +1,8 @@
-"""`RequestObserver`: what the gateway does around every HTTP request for telemetry.
+"""`RequestObserver`: what the gateway does around every HTTP request for telemetry when OTel is off.
 
-Sets the correlation id for every log line of the request, serves the Prometheus scrape path (exact
-match, before routing, no span), opens the server/auth/route spans when tracing is on (honouring an
-inbound W3C `traceparent`), and writes the one access-log line (`request complete`).
+Sets the correlation id for every log line of the request and writes the one access-log line (`request
+complete`). Imports no OpenTelemetry module: with telemetry off (the default) the gateway starts without
+it. `otel_request.OtelRequestObserver` adds the Prometheus scrape path and the request spans.
 """
 
 from __future__ import annotations
@@ -11,32 +11,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from opentelemetry.context import Context, attach, detach
-from opentelemetry.trace import Status, StatusCode, Tracer, set_span_in_context
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-from ongoingai.auth.identity import IDENTITY_SCOPE_KEY, Identity
 from ongoingai.http.asgi import Message, Receive, Scope, Send
+from ongoingai.observability.labels import route_pattern, route_provider
 from ongoingai.observability.logging import CORRELATION_ID
-from ongoingai.observability.prometheus import PrometheusEndpoint
-from ongoingai.observability.scrub import DEFAULT_SCRUBBER, Scrubber
-from ongoingai.observability.spans import (
-    REQUEST_SPANS,
-    SERVER,
-    RequestSpans,
-    route_pattern,
-    route_provider,
-    server_attributes,
-)
 
 logger = logging.getLogger("ongoingai.access")
 
 Dispatch = Callable[[Scope, Receive, Send, str], Awaitable[None]]
 CORRELATION_HEADER = b"x-ongoingai-correlation-id"
-PROPAGATOR = TraceContextTextMapPropagator()
 
 
-class _StatusSend:
+class StatusSend:
     """Passes messages through and remembers the response status."""
 
     __slots__ = ("send", "status")
@@ -52,119 +37,17 @@ class _StatusSend:
 
 
 class RequestObserver:
-    def __init__(
-        self,
-        tracer: Tracer | None,
-        prometheus: PrometheusEndpoint | None,
-        scrubber: Scrubber = DEFAULT_SCRUBBER,
-    ) -> None:
-        self._tracer = tracer
-        self._scrubber = scrubber
-        self._prometheus = prometheus
-        self._metrics_path = prometheus.path if prometheus is not None else None
-
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, correlation_id: str, dispatch: Dispatch
     ) -> None:
         token = CORRELATION_ID.set(correlation_id)
         started = time.perf_counter_ns()
-        status = _StatusSend(send)
-        try:
-            if scope["path"] == self._metrics_path and self._prometheus is not None:
-                await self._prometheus(
-                    scope, receive, status, [(CORRELATION_HEADER, correlation_id.encode("latin-1"))]
-                )
-            elif self._tracer is not None:
-                await self._traced(self._tracer, scope, receive, status, correlation_id, dispatch, started)
-                return
-            else:
-                await dispatch(scope, receive, status, correlation_id)
-        finally:
-            if self._tracer is None or scope["path"] == self._metrics_path:
-                access_log(scope, status.status, correlation_id, started)
-            CORRELATION_ID.reset(token)
-
-    async def _traced(
-        self,
-        tracer: Tracer,
-        scope: Scope,
-        receive: Receive,
-        status: _StatusSend,
-        correlation_id: str,
-        dispatch: Dispatch,
-        started: int,
-    ) -> None:
-        pattern = route_pattern(scope["path"])
-        parent = _extract(scope["headers"])
-        server = tracer.start_span(
-            f"{scope['method']} {pattern}",
-            context=parent,
-            kind=SERVER,
-            attributes=server_attributes(scope, pattern),
-        )
-        server_context = set_span_in_context(server, parent)
-        if not server.is_recording():  # not sampled: ids still propagate upstream, no child spans
-            token = attach(server_context)
-            try:
-                await dispatch(scope, receive, status, correlation_id)
-            finally:
-                access_log(scope, status.status, correlation_id, started)
-                server.end()
-                detach(token)
-            return
-        auth = tracer.start_span("gateway.auth", context=server_context)
-        auth_context = set_span_in_context(auth, server_context)
-        route = tracer.start_span("gateway.route", context=auth_context)
-        spans = RequestSpans(server, auth, route, pattern, correlation_id)
-        spans_token = REQUEST_SPANS.set(spans)
-        token = attach(set_span_in_context(route, auth_context))
-        error: BaseException | None = None
+        status = StatusSend(send)
         try:
             await dispatch(scope, receive, status, correlation_id)
-        except BaseException as exc:
-            error = exc
-            raise
         finally:
-            code = status.status or 500
-            access_log(scope, code, correlation_id, started)  # while the spans still record: carries ids
-            self._note_identity(spans, scope.get(IDENTITY_SCOPE_KEY))
-            spans.finish(code, error)
-            _finish_server(spans, code, error)
-            detach(token)
-            REQUEST_SPANS.reset(spans_token)
-
-    def _note_identity(self, spans: RequestSpans, identity: object) -> None:
-        """The auth layer leaves the caller's identity in the scope (auth/guard.py): enrich the spans."""
-        if not isinstance(identity, Identity):
-            return
-        label = self._scrubber.label
-        spans.key_id = label(identity.key_id)
-        spans.role = label(identity.role)
-        spans.org_id = label(identity.org_id)
-        spans.workspace_id = label(identity.workspace_id)
-
-
-def _finish_server(spans: RequestSpans, code: int, error: BaseException | None) -> None:
-    server = spans.server
-    server.set_attribute("http.response.status_code", code)
-    server.set_attribute("gateway.correlation_id", spans.correlation_id)
-    if code >= 500:
-        server.set_attribute("error.type", str(code))
-        server.set_status(Status(StatusCode.ERROR, f"http {code}"))
-    elif error is not None:
-        server.set_attribute("error.type", type(error).__name__)
-        server.set_status(Status(StatusCode.ERROR, type(error).__name__))
-    server.end()
-
-
-def _extract(headers: list[tuple[bytes, bytes]]) -> Context | None:
-    carrier: dict[str, str] | None = None
-    for name, value in headers:
-        if name == b"traceparent" or name == b"tracestate":
-            if carrier is None:
-                carrier = {}
-            carrier.setdefault(name.decode("latin-1"), value.decode("latin-1"))
-    return PROPAGATOR.extract(carrier) if carrier is not None else None
+            access_log(scope, status.status, correlation_id, started)
+            CORRELATION_ID.reset(token)
 
 
 def access_log(scope: Scope, status: int, correlation_id: str, started: int) -> None:

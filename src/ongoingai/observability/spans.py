@@ -19,26 +19,10 @@ from urllib.parse import urlsplit
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from ongoingai.http.asgi import Scope
-
-UNKNOWN = "unknown"
-# observability.md §1: fixed strings, not the configured prefixes.
-_PATTERNS = (("/openai", "/openai/*"), ("/anthropic", "/anthropic/*"), ("/api", "/api/*"))
-_ROUTE_PROVIDER = {"/openai/*": ("openai", "/openai"), "/anthropic/*": ("anthropic", "/anthropic")}
+from ongoingai.observability.labels import UNKNOWN, route_provider
 
 # The spans of the request being served; None when tracing is off or the request is not sampled.
 REQUEST_SPANS: ContextVar[RequestSpans | None] = ContextVar("ongoingai_request_spans", default=None)
-
-
-def route_pattern(path: str) -> str:
-    for prefix, pattern in _PATTERNS:
-        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
-            return pattern
-    return "/other"
-
-
-def route_provider(pattern: str) -> tuple[str, str]:
-    """(`gateway.route.provider`, `gateway.route.prefix`) for a route pattern."""
-    return _ROUTE_PROVIDER.get(pattern, (UNKNOWN, "/"))
 
 
 def server_attributes(scope: Scope, pattern: str) -> dict[str, Any]:

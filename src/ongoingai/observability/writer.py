@@ -2,7 +2,8 @@
 duration and size, rows written, records dropped by class (observability.md §2–3).
 
 The writer holds a disabled instance until the gateway hands it the real one, so the writer works the
-same with telemetry off and costs one generator per batch.
+same with telemetry off and costs one generator per batch. Disabled, it imports no OpenTelemetry module
+(start-up time and memory); the API is imported by the first batch that records.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from opentelemetry.context import Context, attach, detach
-from opentelemetry.trace import Span, Status, StatusCode, Tracer, set_span_in_context
-
-from ongoingai.observability.metrics import GatewayMetrics
+from ongoingai.observability.labels import UNKNOWN
 from ongoingai.observability.scrub import DEFAULT_SCRUBBER, Scrubber
-from ongoingai.observability.spans import UNKNOWN
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Tracer
+
+    from ongoingai.observability.metrics import GatewayMetrics
 
 
 @dataclass(slots=True)
@@ -54,6 +57,9 @@ class WriterTelemetry:
         if self._tracer is None and self._metrics is None:
             yield
             return
+        from opentelemetry.context import Context, attach, detach
+        from opentelemetry.trace import Status, StatusCode, set_span_in_context
+
         started = time.perf_counter()
         span = None
         token = None

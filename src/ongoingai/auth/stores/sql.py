@@ -55,7 +55,7 @@ def key_from_row(row: Mapping[Any, Any]) -> GatewayKey:
 
 
 def _row_from_key(key: GatewayKey) -> dict[str, Any]:
-    return {
+    row = {
         "id": key.id,
         "token_hash": key.token_hash,
         "org_id": key.org_id,
@@ -68,6 +68,9 @@ def _row_from_key(key: GatewayKey) -> dict[str, Any]:
         "created_at": key.created_at,
         "expires_at": key.expires_at,
     }
+    if key.created_at is None:  # the database's clock, as for rows written by hand
+        del row["created_at"]
+    return row
 
 
 def _in_scope(scope: TenantScope | None) -> list[sa.ColumnElement[bool]]:
