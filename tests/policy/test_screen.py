@@ -320,3 +320,12 @@ def test_a_stream_with_anything_to_redact_takes_the_ordinary_path() -> None:
     ):
         assert outcome(DEFAULT, body, stream=True) == outcome(SLOW[0], body, stream=True)
         assert outcome(DEFAULT, body, stream=True)[0] != body or outcome(DEFAULT, body, stream=True)[4]
+
+
+def test_an_event_whose_type_is_not_a_string_gets_the_ordinary_walk() -> None:
+    # Found by the property above: `{"type": {}}` used to raise TypeError (an unhashable set lookup).
+    body = b'data: {"type": {}, "delta": "alice@example.com"}\n\ndata: {"type": ["x"]}\n\n'
+    for redactor in (DEFAULT, SLOW[0]):
+        out, counts, paths, _, error = outcome(redactor, body, stream=True)
+        assert (counts, paths, error) == ({"email": 1}, ("$.delta",), "")
+        assert b"alice" not in out

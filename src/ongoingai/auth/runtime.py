@@ -31,6 +31,7 @@ from ongoingai.store.writes import DRIVER_ERRORS
 logger = logging.getLogger(__name__)
 
 AUDIT_SHUTDOWN_TIMEOUT_S = 2.0
+REFRESH_STOP_TIMEOUT_S = 5.0
 
 
 class AuthStartupError(Exception):
@@ -83,6 +84,7 @@ class AuthRuntime:
                 api_headers=api_headers,
             )
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def active_keys(self) -> list[GatewayKey]:
         """The cache's source: config keys, plus the active `gateway_keys` rows in database mode."""
@@ -132,7 +134,11 @@ class AuthRuntime:
 
     async def _refresh_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.refresh_interval_s)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.refresh_interval_s)
+                return
+            except TimeoutError:
+                pass
             await self.last_used.flush(self.sql)
             try:
                 await self.cache.refresh()
@@ -144,9 +150,10 @@ class AuthRuntime:
     async def stop(self) -> None:
         """Stop the refresh task, flush `last_used_at`, then write the queued audit records."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Let a refresh in flight finish (cancelling it mid-query would strand its connection).
+            self._stopping.set()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, REFRESH_STOP_TIMEOUT_S)
             self._task = None
         await self.last_used.flush(self.sql)
         await self.audit.shutdown(AUDIT_SHUTDOWN_TIMEOUT_S)

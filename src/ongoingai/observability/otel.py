@@ -5,52 +5,39 @@ observability.md §1: traces (OTLP/HTTP, batched, scrubbed, parent-based ratio s
 tracer and meter live here and reach the proxy, the writer and the request observer through this object.
 Setup failures are logged and leave telemetry off; shutdown flushes within 5 s; export failures are
 logged once per outage and counted (`ongoingai.telemetry.dropped`), never felt by a client.
+
+Off (the default), `Telemetry` is a set of no-op hooks and this module imports no OpenTelemetry module:
+the SDK, the OTLP exporters and prometheus_client cost ~0.2 s and ~15 MB at start-up (issue 2,
+"Performance"). `from_settings` imports `observability/sdk.py` (`OtelTelemetry`) only when enabled.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.metrics import MeterProvider, TraceBasedExemplarFilter
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import Status, StatusCode, Tracer, get_current_span, set_span_in_context
-
-from ongoingai import __version__
 from ongoingai.config import Settings
-from ongoingai.observability.export import (
-    SDK_LOGGERS,
-    BoundedSpanProcessor,
-    CountingMetricExporter,
-    FailureLog,
-)
-from ongoingai.observability.metrics import CapturedExchange, GatewayMetrics, register_runtime_metrics
-from ongoingai.observability.prometheus import PrometheusEndpoint, PrometheusReader
-from ongoingai.observability.request import PROPAGATOR, RequestObserver
+from ongoingai.observability.request import RequestObserver
 from ongoingai.observability.scrub import Scrubber
-from ongoingai.observability.spans import CLIENT, REQUEST_SPANS, UNKNOWN, client_attributes, route_pattern
 from ongoingai.observability.writer import WriterTelemetry
-from ongoingai.providers.pricing import PriceTable
 from ongoingai.traces import TraceRecord
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Tracer
+
+    from ongoingai.observability.metrics import CapturedExchange, GatewayMetrics
+    from ongoingai.observability.prometheus import PrometheusEndpoint
+    from ongoingai.providers.pricing import PriceTable
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 5.0
-SPAN_QUEUE_CAPACITY = 2048
-SPAN_SCHEDULE_DELAY_MS = 1000
-_FAMILY_CACHE_MAX = 1024
-_PROPAGATION_HEADERS = frozenset({"traceparent", "tracestate"})
 _Tap = TypeVar("_Tap")
 
 
@@ -82,34 +69,20 @@ def otlp_base_url(endpoint: str, insecure: bool) -> str:
 
 
 class Telemetry:
-    """Disabled unless built by `from_settings` with `observability.otel.enabled`."""
+    """Telemetry off: every hook is a no-op. `from_settings` builds `OtelTelemetry` when enabled."""
 
-    def __init__(
-        self,
-        *,
-        tracer_provider: TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
-        metrics: GatewayMetrics | None = None,
-        prometheus: PrometheusEndpoint | None = None,
-        prices: PriceTable | None = None,
-        scrubber: Scrubber | None = None,
-    ) -> None:
-        self.tracer_provider = tracer_provider
-        self.meter_provider = meter_provider
-        self.tracer: Tracer | None = (
-            tracer_provider.get_tracer("ongoingai.gateway", __version__)
-            if tracer_provider is not None
-            else None
-        )
-        self.metrics = metrics
-        self.prometheus = prometheus
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
+    tracer: Tracer | None = None
+    metrics: GatewayMetrics | None = None
+    prometheus: PrometheusEndpoint | None = None
+    # Checked on the hot path: with both tracer and metrics off, the gateway calls the sink directly.
+    active: bool = False
+
+    def __init__(self, *, scrubber: Scrubber | None = None) -> None:
         self.scrubber = scrubber or Scrubber()
-        # Checked on the hot path: with both off, the gateway calls the sink directly.
-        self.active = self.tracer is not None or metrics is not None
-        self.requests = RequestObserver(self.tracer, prometheus, self.scrubber)
-        self.writer = WriterTelemetry(self.tracer, metrics, self.scrubber)
-        self._prices = prices
-        self._families: dict[str, str] = {}
+        self.requests: RequestObserver = RequestObserver()
+        self.writer = WriterTelemetry(scrubber=self.scrubber)
 
     @classmethod
     def from_settings(
@@ -127,15 +100,17 @@ class Telemetry:
         otel = settings.observability.otel
         scrubber = Scrubber.from_settings(settings)
         if not otel.enabled:
-            return cls(scrubber=scrubber)
+            return Telemetry(scrubber=scrubber)
         try:
-            telemetry = _build(settings, scrubber, span_exporter, metric_reader, prices)
+            from ongoingai.observability.sdk import build  # the SDK is imported only when enabled
+
+            telemetry = build(settings, scrubber, span_exporter, metric_reader, prices)
         except Exception as exc:  # telemetry fails open: the gateway runs without it
             logger.error(
                 "failed to initialize opentelemetry; continuing with instrumentation disabled",
                 extra={"error": str(exc)},
             )
-            return cls(scrubber=scrubber)
+            return Telemetry(scrubber=scrubber)
         logger.info(
             "opentelemetry enabled",
             extra={
@@ -157,223 +132,21 @@ class Telemetry:
         if self.tracer_provider is not None or self.meter_provider is not None:
             lifecycle.on_stop.insert(0, self.shutdown)
 
-    def family(self, model: str) -> str:
-        """The bounded `model` label: price-table family, `unknown` when none was seen, else `other`."""
-        cached = self._families.get(model)
-        if cached is not None:
-            return cached
-        if not model.strip() or model == UNKNOWN:
-            found = UNKNOWN
-        else:
-            prices = self._prices or PriceTable.load()
-            found = prices.resolve(model) or "other"
-        if len(self._families) < _FAMILY_CACHE_MAX:
-            self._families[model] = found
-        return found
-
     def trace_policy(self, check: Callable[[_Tap, bytes], bytes]) -> Callable[[_Tap, bytes], bytes]:
         """`check` (the PII guardrail) inside a `gateway.policy` span; `check` itself when tracing is off."""
-        tracer = self.tracer
-        if tracer is None:
-            return check
-
-        def traced(tap: _Tap, body: bytes) -> bytes:
-            spans = REQUEST_SPANS.get()
-            if spans is None:
-                return check(tap, body)
-            span = tracer.start_span("gateway.policy", attributes=spans.scope_attributes())
-            try:
-                forwarded = check(tap, body)
-            except Exception as exc:  # the denial itself propagates unchanged
-                reason = str(getattr(exc, "failure_class", "") or type(exc).__name__)
-                span.set_attributes({"gateway.policy.result": "deny", "gateway.policy.reason": reason})
-                span.set_status(Status(StatusCode.ERROR, reason))
-                raise
-            else:
-                span.set_attribute("gateway.policy.result", "allow" if forwarded is body else "redact")
-                return forwarded
-            finally:
-                mode = getattr(getattr(tap, "policy", None), "mode", None)
-                if mode is not None:
-                    span.set_attribute("gateway.policy.mode", str(getattr(mode, "value", mode)))
-                span.end()
-
-        return traced
+        return check
 
     def start_upstream(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
         """Open the client span of the upstream call and put its `traceparent` on the forwarded headers."""
-        spans = REQUEST_SPANS.get()
-        if spans is not None and self.tracer is not None:
-            client = self.tracer.start_span(
-                f"proxy {method} {spans.pattern}", kind=CLIENT, attributes=client_attributes(method, url)
-            )
-            spans.client = client
-            context = set_span_in_context(client)
-        else:
-            context = None  # not sampled: propagate the (unsampled) server span's ids
-        carrier: dict[str, str] = {}
-        PROPAGATOR.inject(carrier, context=context)
-        if not carrier:
-            return
-        # The client's own traceparent/tracestate are replaced by ours (we are its child).
-        headers[:] = [h for h in headers if h[0].lower() not in _PROPAGATION_HEADERS]
-        headers.extend(carrier.items())
+        return None
 
     def enqueue(self, sink: Sink, exchange: CapturedExchange, record: TraceRecord) -> bool:
         """Capture time: end the client span, record the exchange's metrics, enqueue inside its span."""
-        spans = REQUEST_SPANS.get()
-        family = self.family(record.model)
-        pattern = route_pattern(record.request_path)
-        if spans is not None:
-            spans.end_client(exchange.response_status, exchange.failure_class)
-            spans.org_id = self.scrubber.label(record.org_id)
-            spans.workspace_id = self.scrubber.label(record.workspace_id)
-            identity = exchange.identity
-            if identity is not None:
-                spans.key_id = self.scrubber.label(identity.key_id)
-                spans.role = self.scrubber.label(identity.role)
-            record.metadata["otel_trace_id"] = format(spans.server.get_span_context().trace_id, "032x")
-        metrics = self.metrics
-        scope = metrics.scope(record, family, pattern) if metrics is not None else None
-        if metrics is not None and scope is not None:
-            metrics.record_exchange(exchange, record, scope, None)
-        if spans is not None and self.tracer is not None:
-            span = self.tracer.start_span("gateway.trace.enqueue", attributes=spans.scope_attributes(family))
-            accepted = sink.enqueue(record)
-            span.set_attribute("gateway.trace.enqueue.result", "accepted" if accepted else "dropped")
-            if not accepted:
-                span.set_status(Status(StatusCode.ERROR, "trace dropped"))
-            span.end()
-        else:
-            accepted = sink.enqueue(record)
-        if metrics is not None and scope is not None:
-            if accepted:
-                metrics.enqueued.add(1)
-            else:
-                metrics.queue_dropped.add(1, {**scope, "status_code": record.response_status})
-        return accepted
+        return sink.enqueue(record)
 
     def force_flush(self) -> None:
-        if self.tracer_provider is not None:
-            self.tracer_provider.force_flush()
-        if self.meter_provider is not None:
-            self.meter_provider.force_flush()
+        return None
 
     async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> None:
         """Flush and stop the exporters in a thread of their own, waiting at most `timeout` seconds."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def settle() -> None:
-            if not done.done():
-                done.set_result(None)
-
-        def run() -> None:
-            try:
-                self._shutdown_sync(timeout)
-            except Exception:  # a broken exporter must not stop the gateway's own shutdown
-                logger.exception("opentelemetry shutdown failed")
-            finally:
-                # RuntimeError: the loop is already closed, nobody is waiting any more.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(settle)
-
-        threading.Thread(target=run, name="ongoingai-otel-shutdown", daemon=True).start()
-        try:
-            await asyncio.wait_for(asyncio.shield(done), timeout)
-        except TimeoutError:
-            logger.error(
-                "failed to flush telemetry before shutdown", extra={"error": "timeout", "timeout": timeout}
-            )
-
-    def _shutdown_sync(self, timeout: float) -> None:
-        timeout_ms = int(timeout * 1000)
-        if self.tracer_provider is not None:
-            self.tracer_provider.force_flush(timeout_ms)
-            self.tracer_provider.shutdown()
-        if self.meter_provider is not None:
-            self.meter_provider.shutdown(timeout_millis=timeout_ms)
-
-
-def _build(
-    settings: Settings,
-    scrubber: Scrubber,
-    span_exporter: SpanExporter | None,
-    metric_reader: MetricReader | None,
-    prices: PriceTable | None,
-) -> Telemetry:
-    otel = settings.observability.otel
-    base = otlp_base_url(otel.endpoint, otel.insecure) if otel.endpoint.strip() else ""
-    resource = Resource.create({"service.name": otel.service_name.strip(), "service.version": __version__})
-    timeout_s = otel.export_timeout_ms / 1000
-    for name in SDK_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-
-    holder: list[GatewayMetrics] = []  # the drop counters exist only once the meter does
-    readers: list[MetricReader] = []
-    if metric_reader is not None:
-        readers.append(metric_reader)
-    elif otel.metrics_enabled and base:
-        exporter = OTLPMetricExporter(endpoint=base + "/v1/metrics", timeout=timeout_s)
-        metric_failures = FailureLog("metrics", lambda n, s, r: _count_drop(holder, n, s, r))
-        readers.append(
-            PeriodicExportingMetricReader(
-                CountingMetricExporter(exporter, metric_failures),
-                export_interval_millis=otel.metric_export_interval_ms,
-                export_timeout_millis=otel.export_timeout_ms,
-            )
-        )
-    prometheus = None
-    if otel.prometheus_enabled:
-        reader = PrometheusReader()
-        readers.append(reader)
-        prometheus = PrometheusEndpoint(reader, otel.prometheus_path.strip())
-    meter_provider = metrics = None
-    if readers:
-        meter_provider = MeterProvider(
-            metric_readers=readers,
-            resource=resource,
-            exemplar_filter=TraceBasedExemplarFilter(),
-            shutdown_on_exit=False,
-        )
-        metrics = GatewayMetrics(meter_provider.get_meter("ongoingai.gateway", __version__), scrubber)
-        holder.append(metrics)
-        register_runtime_metrics(meter_provider.get_meter("ongoingai.runtime", __version__))
-
-    tracer_provider = None
-    if otel.traces_enabled and (span_exporter is not None or base):
-        exporter_ = span_exporter or OTLPSpanExporter(endpoint=base + "/v1/traces", timeout=timeout_s)
-        tracer_provider = TracerProvider(
-            sampler=ParentBased(TraceIdRatioBased(otel.sampling_ratio)),
-            resource=resource,
-            shutdown_on_exit=False,
-        )
-        tracer_provider.add_span_processor(
-            BoundedSpanProcessor(
-                exporter_,
-                scrubber=scrubber,
-                count_drop=lambda n, s, r: _count_drop(holder, n, s, r),
-                max_queue=SPAN_QUEUE_CAPACITY,
-                schedule_delay_ms=SPAN_SCHEDULE_DELAY_MS,
-                export_timeout_ms=otel.export_timeout_ms,
-            )
-        )
-    return Telemetry(
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        metrics=metrics,
-        prometheus=prometheus,
-        prices=prices or PriceTable.load(settings.pricing.overrides),
-        scrubber=scrubber,
-    )
-
-
-def _count_drop(holder: list[GatewayMetrics], count: int, signal: str, reason: str) -> None:
-    if holder:
-        holder[0].count_dropped(count, signal, reason)
-
-
-def current_trace_id() -> str:
-    """The active span's trace id (32 hex), or "" when none is recording."""
-    span = get_current_span()
-    return format(span.get_span_context().trace_id, "032x") if span.is_recording() else ""
+        return None

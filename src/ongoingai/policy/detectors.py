@@ -14,7 +14,14 @@ from enum import StrEnum
 
 from ongoingai.config.model import PiiDetectors
 from ongoingai.policy.credentials import MIN_SECRET_LENGTH, find_secrets
-from ongoingai.policy.numeric import enough_digits, find_cards, find_phones, find_ssns, number_windows
+from ongoingai.policy.numeric import (
+    Window,
+    enough_digits,
+    find_cards,
+    find_phones,
+    find_ssns,
+    number_windows,
+)
 
 
 class Kind(StrEnum):
@@ -36,6 +43,8 @@ PLACEHOLDER_TYPE = {
 }
 MIN_MATCH_LENGTH = 6  # `a@b.co`
 _MIN_NUMBER_LENGTH = 7
+WindowKey = tuple[bool, str, int]
+_MAX_CLEAN_WINDOWS = 16384
 
 # The spec's email pattern, found from each `@` outward so a long run without one costs nothing.
 _LOCAL_TAIL = re.compile(r"[a-z0-9._%+\-]{1,64}\Z", re.IGNORECASE | re.ASCII)
@@ -103,6 +112,10 @@ class Detectors:
         self.token_like = token_like
         self.payment_card = payment_card
         self.phone_region = phone_region.strip().upper()
+        # Number windows in which the card, SSN and phone detectors found nothing. Dates, versions, ids and
+        # timestamps recur (a chat resends its history with every request), and a window's verdict depends
+        # on its own text alone: see `window_key`. Holds no match, by construction; bounded.
+        self._clean_windows: set[WindowKey] = set()
 
     @classmethod
     def from_settings(cls, settings: PiiDetectors) -> Detectors:
@@ -145,9 +158,24 @@ class Detectors:
             yield from self._number_spans(text)
 
     def _number_spans(self, text: str) -> Iterator[tuple[int, int, Kind]]:
-        windows = number_windows(text)
+        clean = self._clean_windows
+        keys = {window: window_key(text, window) for window in number_windows(text)}
+        windows = [window for window, key in keys.items() if key not in clean]
         if not windows:
             return
+        starts: list[int] = []
+        for start, end, kind in self._validated_numbers(text, windows):
+            starts.append(start)
+            yield start, end, kind
+        starts.sort()
+        if len(clean) + len(windows) > _MAX_CLEAN_WINDOWS:
+            clean.clear()  # as good as an LRU for traffic that repeats itself, and simpler
+        for window in windows[:_MAX_CLEAN_WINDOWS]:
+            i = bisect.bisect_left(starts, window[0])
+            if i == len(starts) or starts[i] >= window[1]:
+                clean.add(keys[window])
+
+    def _validated_numbers(self, text: str, windows: list[Window]) -> Iterator[tuple[int, int, Kind]]:
         if self.payment_card:
             for start, end in find_cards(text, windows):
                 yield start, end, Kind.CARD
@@ -157,3 +185,11 @@ class Detectors:
         if self.phone:
             for start, end in find_phones(text, windows, self.phone_region):
                 yield start, end, Kind.PHONE
+
+
+def window_key(text: str, window: Window) -> WindowKey:
+    """All that the card, SSN and phone patterns see of a window: its text, the one character before it
+    that their look-behinds read (none at the start of the text), and the digits of its cluster. Their
+    look-aheads stop at the window's end; every match lies inside its window."""
+    pos, endpos, digits = window
+    return pos > 0, text[max(0, pos - 1) : endpos], digits

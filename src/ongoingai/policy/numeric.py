@@ -11,10 +11,6 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 
-import phonenumbers
-
-_STRICT_GROUPING = phonenumbers.Leniency.STRICT_GROUPING
-
 # Runs of digits and separators; the simplest pattern scans fastest, windows with < 7 digits are dropped.
 _CLUSTER = re.compile(r"[0-9][0-9 ().+\-]{6,}", re.ASCII)
 _SSN = re.compile(r"(?<![\w\-])(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w\-])", re.ASCII)
@@ -42,6 +38,7 @@ _GROUP_END = re.compile(r"\(\d+\)|\d+", re.ASCII)
 _NON_DIGIT = re.compile(r"\D", re.ASCII)
 _DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}(?!\d)", re.ASCII)
 _DIGITS = "0123456789"
+Window = tuple[int, int, int]  # (pos, endpos, digits of the cluster)
 
 
 def enough_digits(text: str, least: int = 7) -> bool:
@@ -54,7 +51,7 @@ def enough_digits(text: str, least: int = 7) -> bool:
     return False
 
 
-def number_windows(text: str) -> list[tuple[int, int, int]]:
+def number_windows(text: str) -> list[Window]:
     """(pos, endpos, digits) around each cluster of at least 7 digits, with two characters of context."""
     size = len(text)
     windows = []
@@ -65,7 +62,7 @@ def number_windows(text: str) -> list[tuple[int, int, int]]:
     return windows
 
 
-def find_ssns(text: str, windows: list[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
+def find_ssns(text: str, windows: list[Window]) -> Iterator[tuple[int, int]]:
     for pos, endpos, digits in windows:
         if digits < 9 or text.find("-", pos, endpos) == -1:
             continue
@@ -73,13 +70,13 @@ def find_ssns(text: str, windows: list[tuple[int, int, int]]) -> Iterator[tuple[
             yield m.span()
 
 
-def find_cards(text: str, windows: list[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
+def find_cards(text: str, windows: list[Window]) -> Iterator[tuple[int, int]]:
     for pos, endpos, digits in windows:
         if digits >= 13:
             yield from _validated(text, _CARD, pos, endpos, _card_end)
 
 
-def find_phones(text: str, windows: list[tuple[int, int, int]], region: str) -> Iterator[tuple[int, int]]:
+def find_phones(text: str, windows: list[Window], region: str) -> Iterator[tuple[int, int]]:
     def phone_end(m: re.Match[str]) -> int | None:
         return _phone_end(m, region)
 
@@ -155,6 +152,9 @@ def _plausible_national(candidate: str, digits: str) -> bool:
 
 
 def _valid_phone(candidate: str, region: str) -> bool:
+    # Imported by the first phone candidate, not at start-up (~40 ms, ~3 MB; issue 2 "Performance").
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
@@ -164,7 +164,8 @@ def _valid_phone(candidate: str, region: str) -> bool:
     # Valid digits are not enough: `12 2024 2024 3` parses as a US number. The library's own grouping
     # check (its formats and alternates per country) must accept the way the digits are grouped.
     digits = _NON_DIGIT.sub("", candidate)
-    matches = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=_STRICT_GROUPING)
+    strict = phonenumbers.Leniency.STRICT_GROUPING
+    matches = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=strict)
     return any(_NON_DIGIT.sub("", match.raw_string) == digits for match in matches)
 
 

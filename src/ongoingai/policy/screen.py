@@ -97,7 +97,8 @@ class Screen:
         (strings redacted as a whole: SSE lines, a stream's joined deltas)."""
         if not self.enabled or any(map(self._fields.matches, found.keys)):
             return False
-        return not self._text.finds_any(SEPARATOR.join([*found.strings, *texts]))
+        # Each distinct string once: a stream repeats its id, model and fingerprint in every event.
+        return not self._text.finds_any(SEPARATOR.join(dict.fromkeys([*found.strings, *texts])))
 
 
 def gather(value: Any, found: Found) -> tuple[int, int]:

@@ -25,6 +25,11 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 ADVISORY_LOCK_KEY = 8067396491
 
 
+class MigrationError(Exception):
+    """Alembic refused to migrate (its `CommandError` is the `__cause__`): callers catch this one, so that
+    importing the store does not import Alembic."""
+
+
 class MigrationState(enum.StrEnum):
     CURRENT = "current"
     BEHIND = "behind"  # fewer revisions applied than this build ships (includes an empty database)
@@ -52,8 +57,12 @@ def head_revisions() -> set[str]:
 
 def _upgrade(connection: Connection, revision: str) -> None:
     from alembic import command
+    from alembic.util import CommandError
 
-    command.upgrade(alembic_config(connection), revision)
+    try:
+        command.upgrade(alembic_config(connection), revision)
+    except CommandError as exc:
+        raise MigrationError(str(exc)) from exc
 
 
 def _current(connection: Connection) -> set[str]:

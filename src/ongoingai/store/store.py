@@ -12,7 +12,6 @@ import logging
 import os
 from collections.abc import Sequence
 
-from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -103,9 +102,10 @@ async def open_trace_store(settings: Settings, *, migrate: bool = True) -> SqlTr
         await store.ping()
         if migrate:
             await store.migrate()
-    except (TimeoutError, *DRIVER_ERRORS, CommandError, StoreUnavailable) as exc:
+    except (TimeoutError, *DRIVER_ERRORS, migrations.MigrationError, StoreUnavailable) as exc:
         await store.close()
         if isinstance(exc, StoreUnavailable):
             raise
-        raise StoreUnavailable(f"open {driver} storage: {type(exc).__name__}: {exc}") from exc
+        cause = exc.__cause__ if isinstance(exc, migrations.MigrationError) else exc  # Alembic's own error
+        raise StoreUnavailable(f"open {driver} storage: {type(cause).__name__}: {cause}") from exc
     return store
