@@ -388,3 +388,31 @@ def test_help_lists_the_spec_flags() -> None:
         "--include-bodies",
     ]:
         assert flag in text, flag
+
+
+GOLDEN = Path(__file__).parent / "golden" / "debug-chain.v1.json"
+
+
+def test_the_json_contract_matches_the_golden_file_on_both_backends(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    storage = storage_for(backend, tmp_path, request)
+    seed(storage, CHAIN)
+    config = write_config(tmp_path, storage)
+
+    result = in_process(
+        [
+            "debug",
+            "--config",
+            str(config),
+            "--format",
+            "json",
+            "--diff",
+            "--include-headers",
+            "--include-bodies",
+        ],
+        env={"SOURCE_DATE_EPOCH": EPOCH},
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == GOLDEN.read_text(encoding="utf-8")

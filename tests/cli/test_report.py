@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,25 @@ def test_help_lists_the_spec_flags() -> None:
 
     for flag in ["--config", "--format", "--from", "--to", "--provider", "--model", "--limit"]:
         assert flag in text, flag
+
+
+GOLDEN = Path(__file__).parent / "golden" / "report.v1.json"
+
+
+def without_storage(output: str) -> str:
+    """The document with its storage block (driver, per-test path) replaced by a marker."""
+    return re.sub(r'"storage": \{.*?\n  \},', '"storage": "<storage>",', output, count=1, flags=re.S)
+
+
+def test_the_json_contract_matches_the_golden_file_on_both_backends(
+    backend: str, seeded_config: tuple[Path, dict[str, Any]]
+) -> None:
+    config, _ = seeded_config
+
+    result = in_process(
+        ["report", "--config", str(config), "--format", "json", "--limit", "3"],
+        env={"SOURCE_DATE_EPOCH": EPOCH},
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert without_storage(result.stdout) == GOLDEN.read_text(encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,24 @@ def test_help_lists_the_spec_flags() -> None:
 
     for flag in ["--config"]:
         assert flag in text, flag
+
+
+def test_version_and_shell_init_do_not_load_the_store_query_or_api(tmp_path: Path) -> None:
+    # The read-side commands import their implementations on use (cli/read_commands.py).
+    code = (
+        "import sys\n"
+        "from ongoingai.cli.main import main\n"
+        "for args in (['version'], ['shell-init', '--config', 'absent.yaml']):\n"
+        "    sys.argv = ['ongoingai', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('sqlalchemy', 'ongoingai.store', 'ongoingai.query', 'ongoingai.api', 'rich')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert done.stdout.splitlines()[-1] == "[]", done.stderr

@@ -7,11 +7,14 @@ windows they have already found clean; here a warm detector is compared with a f
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ongoingai.policy.credentials import _ALNUM, SECRET_FORMATS, find_secrets, prefix_starts
 from ongoingai.policy.detectors import _MAX_CLEAN_WINDOWS, Detectors, Kind, window_key
+from ongoingai.policy.numeric import CLUSTER, number_windows
 
 SETTINGS = settings(
     derandomize=True,
@@ -118,3 +121,14 @@ def test_clean_windows_are_remembered_within_a_bound() -> None:
     assert len(detectors._clean_windows) == 0  # full: forgotten, and the phone's window never remembered
     assert detectors.find("on 2024-07-18") == []
     assert window_key("on 2024-07-18", (1, 13, 8)) in detectors._clean_windows
+
+
+@SETTINGS
+@given(NUMBERS | st.text(alphabet="0123456789 -().+xé²\u00a0\u2014😀", max_size=40))
+def test_number_windows_are_the_clusters_of_the_plain_pattern(text: str) -> None:
+    expected = []
+    for m in re.finditer(CLUSTER, text, re.ASCII):
+        digits = sum(ch.isdigit() for ch in m.group())
+        if digits >= 7:
+            expected.append((max(0, m.start() - 2), min(len(text), m.end() + 2), digits))
+    assert number_windows(text) == expected

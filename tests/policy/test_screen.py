@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from ongoingai.config.model import PiiSettings
 from ongoingai.policy import Redactor
+from ongoingai.policy.codec import parse_json
 from ongoingai.policy.screen import MAX_DEPTH, SEPARATOR, UNREAD, Found, Screen, gather
 from tests.policy.conftest import AUTH_HEADER
 
@@ -195,7 +196,8 @@ def sse_lines(draw: st.DrawFn) -> str:
     kind = draw(st.integers(min_value=0, max_value=5))
     if kind == 0:  # an OpenAI chat delta: channels join across events
         delta = draw(json_strings(TEXT))
-        return f'data: {{"choices":[{{"index":0,"delta":{{"content":{delta}}}}}]}}'
+        index = draw(st.sampled_from(["0", "1", '"a"', str(2**70), "1.5", "null"]))
+        return f'data: {{"choices":[{{"index":{index},"delta":{{"content":{delta}}}}}]}}'
     if kind == 1:  # an Anthropic delta
         text = draw(json_strings(TEXT))
         return (
@@ -329,3 +331,34 @@ def test_an_event_whose_type_is_not_a_string_gets_the_ordinary_walk() -> None:
         out, counts, paths, _, error = outcome(redactor, body, stream=True)
         assert (counts, paths, error) == ({"email": 1}, ("$.delta",), "")
         assert b"alice" not in out
+
+
+def test_a_stream_whose_indexes_only_the_standard_parser_reads_as_integers_takes_the_ordinary_path() -> None:
+    # orjson reads 2**70 as a float: its channels would join the three deltas, hiding the email that the
+    # standard parser's channels (2**70 apart from 0) find.
+    big = 2**70
+    events = [(big, "alice@exa"), (0, "!"), (big, "mple.com")]
+    body = "".join(
+        f'data: {{"choices":[{{"index":{i},"delta":{{"content":"{c}"}}}}]}}\n\n' for i, c in events
+    ).encode()
+    assert outcome(DEFAULT, body, stream=True) == outcome(SLOW[0], body, stream=True)
+    assert outcome(DEFAULT, body, stream=True)[1] == {"email": 1}
+
+
+MUTATIONS = ["", "x", ",", "]", "}", '"', "\\", "1e400", "NaN", "\x00", "\ufeff", " ", "[", "{", ":", "-"]
+
+
+@SETTINGS
+@given(JSON_VALUES, st.integers(min_value=0), st.sampled_from(MUTATIONS))
+def test_orjson_reads_no_json_the_standard_parser_rejects_and_the_same_strings(
+    text: str, at: int, insert: str
+) -> None:
+    at %= len(text) + 1
+    text = text[:at] + insert + text[at:]
+    found = Found()
+    if screen().read(text, found) is UNREAD:
+        return
+    exact = Found()
+    gather(parse_json(text), exact)  # never raises: not NotJson, not a duplicate key, not too deep
+    assert sorted(found.strings) == sorted(exact.strings)
+    assert found.keys == exact.keys

@@ -10,18 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ongoingai.query.analytics import (
-    AnalyticsFilter,
-    GroupBy,
-    cost_series,
-    cost_summary,
-    key_stats,
-    model_stats,
-    summary,
-    usage_series,
-    usage_summary,
-)
+from ongoingai.query.analytics import AnalyticsFilter, GroupBy, cost_series, usage_series
 from ongoingai.query.analytics_latency import error_stats, latency_stats
+from ongoingai.query.analytics_totals import cost_summary, key_stats, model_stats, summary, usage_summary
 from ongoingai.query.buckets import Bucket
 from ongoingai.query.traces import TenantScope
 from ongoingai.store import SqlTraceStore

@@ -13,16 +13,9 @@ from typing import Any
 
 import pytest
 
-from ongoingai.query.analytics import (
-    AnalyticsFilter,
-    GroupBy,
-    cost_series,
-    key_stats,
-    model_stats,
-    summary,
-    usage_series,
-)
+from ongoingai.query.analytics import AnalyticsFilter, GroupBy, cost_series, usage_series
 from ongoingai.query.analytics_latency import error_stats, latency_stats
+from ongoingai.query.analytics_totals import key_stats, model_stats, summary
 from ongoingai.query.buckets import Bucket, bucket_start
 from ongoingai.query.percentiles import percentile
 from ongoingai.query.traces import TenantScope

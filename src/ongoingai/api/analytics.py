@@ -20,18 +20,9 @@ from ongoingai.api.params import ParamDoc, parse_time
 from ongoingai.api.render import error_response, json_response
 from ongoingai.api.traces import NO_STORE, STORE_ERRORS
 from ongoingai.http.errors import BadRequest
-from ongoingai.query.analytics import (
-    AnalyticsFilter,
-    GroupBy,
-    cost_series,
-    cost_summary,
-    key_stats,
-    model_stats,
-    summary,
-    usage_series,
-    usage_summary,
-)
+from ongoingai.query.analytics import AnalyticsFilter, GroupBy, cost_series, usage_series
 from ongoingai.query.analytics_latency import error_stats, latency_stats
+from ongoingai.query.analytics_totals import cost_summary, key_stats, model_stats, summary, usage_summary
 from ongoingai.query.buckets import Bucket
 
 logger = logging.getLogger(__name__)

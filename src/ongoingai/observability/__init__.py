@@ -15,5 +15,6 @@ writer.py    the batch writer's span and metrics
 
 Kept free of imports from `sink`, `capture`, `proxy` and `app` (structural Protocols instead), so every
 layer may report through it. Only sdk.py, otel_request.py, spans.py, metrics.py, prometheus.py and
-export.py import OpenTelemetry; nothing on the telemetry-off path imports them (tests/test_startup_imports.py).
+export.py import OpenTelemetry, and nothing on the telemetry-off path imports them
+(tests/test_startup_imports.py).
 """

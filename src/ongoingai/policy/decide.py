@@ -8,6 +8,7 @@ content coding, invalid UTF-8, JSON that does not parse under a JSON media type)
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -132,6 +133,12 @@ def _uncertainty(
     if content_encoding.strip().lower() not in ("", "identity"):
         # A compressed body is opaque to the detectors; forwarding it unread would be a bypass.
         return ENCODED_BODY, False
+    return _media_verdict(content_type)
+
+
+@functools.lru_cache(maxsize=256)
+def _media_verdict(content_type: str) -> tuple[str, bool]:
+    """`_uncertainty` for a `Content-Type`: a handful of distinct values, parsed once each."""
     if not content_type.strip():
         return "", False
     parsed = parse_content_type(content_type)

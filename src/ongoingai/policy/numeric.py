@@ -11,8 +11,12 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 
-# Runs of digits and separators; the simplest pattern scans fastest, windows with < 7 digits are dropped.
-_CLUSTER = re.compile(r"[0-9][0-9 ().+\-]{6,}", re.ASCII)
+# Runs of digits and separators, `[0-9][0-9 ().+\-]{6,}`, found in the text's classes: each character
+# mapped one for one to `0` (digit), ` ` (separator) or `x` (anything else, a non-Latin-1 one included).
+# A pattern that starts with a literal scans twice as fast as one that starts with a set.
+CLUSTER = r"[0-9][0-9 ().+\-]{6,}"
+_CLASSES = bytes(48 if c in b"0123456789" else 32 if c in b" ().+-" else 120 for c in range(256))
+_CLUSTER_OF_CLASSES = re.compile(rb"0[0 ]{6,}")
 _SSN = re.compile(r"(?<![\w\-])(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w\-])", re.ASCII)
 # Printed groupings only: 13-19 digits in one run, 4-4-4-4 (with a 19-digit card's 3-digit tail), or the
 # 4-6-5 / 4-6-4 of Amex and Diners. Random counts such as `6353 4665 5694 8` are not a card layout.
@@ -55,8 +59,9 @@ def number_windows(text: str) -> list[Window]:
     """(pos, endpos, digits) around each cluster of at least 7 digits, with two characters of context."""
     size = len(text)
     windows = []
-    for m in _CLUSTER.finditer(text):
-        digits = len(_NON_DIGIT.sub("", m.group()))
+    classes = text.encode("latin-1", "replace").translate(_CLASSES)
+    for m in _CLUSTER_OF_CLASSES.finditer(classes):
+        digits = m.group().count(b"0")
         if digits >= 7:
             windows.append((max(0, m.start() - 2), min(size, m.end() + 2), digits))
     return windows

@@ -21,6 +21,7 @@ from ongoingai.policy.walk import JsonRedactor
 
 PlainRedactor = Callable[[str, str, Tally], str]
 ChannelKey = tuple[Any, ...]
+Ident = Callable[..., Any]
 _LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 _RESPONSES_DELTAS = frozenset(
     {
@@ -61,6 +62,22 @@ class _Fragment:
         self.container = container
         self.field = field
         self.segments = segments
+
+
+def _ident(value: Any, default: Any = None) -> Any:
+    return value if isinstance(value, str | int) else default
+
+
+class _Unsure(Exception):
+    pass
+
+
+def _screened_ident(value: Any, default: Any = None) -> Any:
+    """`_ident` for orjson's values, which hold a float where the standard parser reads an integer beyond
+    64 bits: the channels could then differ, so a float ident sends the stream down the ordinary path."""
+    if isinstance(value, float):
+        raise _Unsure
+    return _ident(value, default)
 
 
 def redact_sse(
@@ -122,15 +139,19 @@ def _unchanged(text: str, workspace_id: str, screen: Screen, plain: PlainRedacto
             events.append(_Event(i, "", value))
         elif line:
             texts.append(line)
-    for fragments in _channels(events).values():
+    try:
+        channels = _channels(events, _screened_ident)
+    except _Unsure:
+        return False
+    for fragments in channels.values():
         texts.append("".join(f.container[f.field] for f in fragments))
     return screen.clean(found, texts)
 
 
-def _channels(events: list[_Event]) -> dict[ChannelKey, list[_Fragment]]:
+def _channels(events: list[_Event], ident: Ident = _ident) -> dict[ChannelKey, list[_Fragment]]:
     channels: dict[ChannelKey, list[_Fragment]] = {}
     for event in events:
-        for key, fragment in _fragments(event):
+        for key, fragment in _fragments(event, ident):
             channels.setdefault(key, []).append(fragment)
     return channels
 
@@ -151,35 +172,37 @@ def _redact_channels(
     return frozenset(skip)
 
 
-def _fragments(event: _Event) -> Iterator[tuple[ChannelKey, _Fragment]]:
+def _fragments(event: _Event, ident: Ident) -> Iterator[tuple[ChannelKey, _Fragment]]:
     obj = event.value
     if not isinstance(obj, dict):
         return
     choices = obj.get("choices")
     if isinstance(choices, list):
-        yield from _chat_fragments(event, choices)
+        yield from _chat_fragments(event, choices, ident)
         return
     kind = obj.get("type")
     if not isinstance(kind, str):
         return  # `{"type": {}}` is no delta of any API (and unhashable: no set lookup)
     if kind in _RESPONSES_DELTAS and isinstance(obj.get("delta"), str):
-        ids = (_ident(obj.get("item_id")), _ident(obj.get("output_index")), _ident(obj.get("content_index")))
+        ids = (ident(obj.get("item_id")), ident(obj.get("output_index")), ident(obj.get("content_index")))
         yield ("responses", kind, *ids), _Fragment(event, obj, "delta", ("delta",))
     elif kind == "content_block_delta" and isinstance(obj.get("delta"), dict):
         delta = obj["delta"]
         for field in ("text", "partial_json", "thinking"):
             if isinstance(delta.get(field), str):
                 yield (
-                    ("anthropic", _ident(obj.get("index")), field),
+                    ("anthropic", ident(obj.get("index")), field),
                     _Fragment(event, delta, field, ("delta", field)),
                 )
 
 
-def _chat_fragments(event: _Event, choices: list[Any]) -> Iterator[tuple[ChannelKey, _Fragment]]:
+def _chat_fragments(
+    event: _Event, choices: list[Any], ident: Ident
+) -> Iterator[tuple[ChannelKey, _Fragment]]:
     for pos, choice in enumerate(choices):
         if not isinstance(choice, dict):
             continue
-        index = _ident(choice.get("index"), pos)
+        index = ident(choice.get("index"), pos)
         if isinstance(choice.get("text"), str):  # legacy completions
             yield ("completion", index), _Fragment(event, choice, "text", ("choices", pos, "text"))
         delta = choice.get("delta")
@@ -193,10 +216,6 @@ def _chat_fragments(event: _Event, choices: list[Any]) -> Iterator[tuple[Channel
         for call_pos, call in enumerate(calls if isinstance(calls, list) else ()):
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                key = ("tool_call", index, _ident(call.get("index"), call_pos))
+                key = ("tool_call", index, ident(call.get("index"), call_pos))
                 call_segments = ("choices", pos, "delta", "tool_calls", call_pos, "function", "arguments")
                 yield key, _Fragment(event, function, "arguments", call_segments)
-
-
-def _ident(value: Any, default: Any = None) -> Any:
-    return value if isinstance(value, str | int) else default

@@ -1,9 +1,10 @@
-"""Usage, cost, model, key and summary analytics (http-api.md §8), shared by `/api/analytics/*` and `report`.
+"""Analytics filters, result records and the usage/cost series (http-api.md §8), shared by API and CLI.
 
-Every function is one aggregate query over the filtered `traces` rows (index range on `timestamp`, or on
-`org_id, workspace_id, timestamp` when scoped); Python only shapes the grouped rows. Averages are computed
-here from SQL sums and counts so both backends give bit-identical floats. Text ordering uses byte order on
-both backends (`COLLATE "C"` on Postgres), so ties break the same way everywhere.
+Totals per provider, model and key live in `analytics_totals.py`, latency and errors in
+`analytics_latency.py`. Every query is one aggregate over the filtered `traces` rows (index range on
+`timestamp`, or on `org_id, workspace_id, timestamp` when scoped); Python only shapes grouped rows.
+Averages are computed here from SQL sums and counts so both backends give identical floats. Text
+ordering uses byte order on both backends (`COLLATE "C"` on Postgres), so ties break the same way.
 """
 
 from __future__ import annotations
@@ -77,20 +78,20 @@ def group_expression(group_by: GroupBy | None) -> sa.ColumnElement[Any]:
     return sa.func.coalesce(GROUP_COLUMNS[group_by], sa.literal_column("''"))
 
 
-def _sum(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+def sum_or_zero(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.func.coalesce(sa.func.sum(column), 0)
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
     return int(value or 0)  # Postgres SUM(bigint) is numeric → Decimal
 
 
-def _float(value: Any) -> float:
+def as_float(value: Any) -> float:
     return float(value or 0.0)
 
 
-def _avg(total: Any, count: int) -> float:
-    return _float(total) / count if count else 0.0
+def average(total: Any, count: int) -> float:
+    return as_float(total) / count if count else 0.0
 
 
 def _group_field(out: dict[str, Any], group: str) -> dict[str, Any]:
@@ -243,60 +244,6 @@ class ProviderTotals:
     total_cost_usd: float
 
 
-async def provider_totals(conn: AsyncConnection, f: AnalyticsFilter) -> list[ProviderTotals]:
-    """Counts, token and cost sums per provider (provider ASC): one GROUP BY over the filtered traces.
-
-    The usage, cost and overall summaries all add these rows up in this order, so the three answers agree
-    to the last bit on both backends.
-
-    Raises:
-        sqlalchemy.exc.SQLAlchemyError: the store failed (API: `500 failed to read analytics`).
-    """
-    provider = sa.func.coalesce(c.provider, sa.literal_column("''")).label("provider")
-    query = (
-        sa.select(
-            provider,
-            sa.func.count(),
-            _sum(c.input_tokens),
-            _sum(c.output_tokens),
-            _sum(c.total_tokens),
-            _sum(c.estimated_cost_usd),
-        )
-        .where(*conditions(f))
-        .group_by(provider)
-        .order_by(text_asc(provider, conn.dialect.name))
-    )
-    return [
-        ProviderTotals(name, _int(n), _int(i), _int(o), _int(t), _float(cost))
-        for name, n, i, o, t, cost in (await conn.execute(query)).all()
-    ]
-
-
-def _usage_of(rows: list[ProviderTotals]) -> UsageSummary:
-    return UsageSummary(
-        sum(r.input_tokens for r in rows),
-        sum(r.output_tokens for r in rows),
-        sum(r.total_tokens for r in rows),
-    )
-
-
-def _cost_of(rows: list[ProviderTotals]) -> CostSummary:
-    total = 0.0
-    for r in rows:
-        total += r.total_cost_usd
-    return CostSummary(total)
-
-
-async def usage_summary(conn: AsyncConnection, f: AnalyticsFilter) -> UsageSummary:
-    """Token totals over the filtered traces (raises like `provider_totals`)."""
-    return _usage_of(await provider_totals(conn, f))
-
-
-async def cost_summary(conn: AsyncConnection, f: AnalyticsFilter) -> CostSummary:
-    """Estimated cost total over the filtered traces (raises like `provider_totals`)."""
-    return _cost_of(await provider_totals(conn, f))
-
-
 def _series_query(
     f: AnalyticsFilter, group_by: GroupBy | None, bucket: Bucket, dialect: str, *values: sa.ColumnElement[Any]
 ) -> sa.Select[Any]:
@@ -306,7 +253,7 @@ def _series_query(
         *values,
     ).where(*conditions(f))
     sub = inner.subquery()
-    sums = [_sum(sub.c[v.name]).label(v.name) for v in values if isinstance(v, sa.Label)]
+    sums = [sum_or_zero(sub.c[v.name]).label(v.name) for v in values if isinstance(v, sa.Label)]
     return (
         sa.select(sub.c.bucket_start, sub.c.grp, sa.func.count().label("request_count"), *sums)
         .group_by(sub.c.bucket_start, sub.c.grp)
@@ -332,9 +279,9 @@ async def usage_series(
         UsagePoint(
             r["bucket_start"],
             r["grp"],
-            _int(r["input_tokens"]),
-            _int(r["output_tokens"]),
-            _int(r["total_tokens"]),
+            as_int(r["input_tokens"]),
+            as_int(r["output_tokens"]),
+            as_int(r["total_tokens"]),
         )
         for r in rows
     ]
@@ -351,87 +298,7 @@ async def cost_series(
     rows = (await conn.execute(query)).mappings().all()
     items = []
     for r in rows:
-        count = _int(r["request_count"])
-        total = _float(r["total_cost_usd"])
-        items.append(CostPoint(r["bucket_start"], r["grp"], total, count, _avg(total, count)))
+        count = as_int(r["request_count"])
+        total = as_float(r["total_cost_usd"])
+        items.append(CostPoint(r["bucket_start"], r["grp"], total, count, average(total, count)))
     return Series(group_by, bucket, items)
-
-
-async def model_stats(conn: AsyncConnection, f: AnalyticsFilter) -> list[ModelStats]:
-    """One row per model: count DESC, model ASC. `avg_ttft_ms` counts non-streaming zeros (http-api.md §8)."""
-    count = sa.func.count().label("request_count")
-    query = (
-        sa.select(
-            c.model,
-            count,
-            _sum(sa.func.coalesce(c.latency_ms, 0)).label("latency"),
-            _sum(sa.func.coalesce(c.time_to_first_token_ms, 0)).label("ttft"),
-            _sum(c.total_tokens).label("tokens"),
-            _sum(c.estimated_cost_usd).label("cost"),
-        )
-        .where(*conditions(f))
-        .group_by(c.model)
-        .order_by(count.desc(), text_asc(c.model, conn.dialect.name))
-    )
-    out = []
-    for r in (await conn.execute(query)).mappings():
-        n = _int(r["request_count"])
-        out.append(
-            ModelStats(
-                r["model"], n, _avg(r["latency"], n), _avg(r["ttft"], n), _int(r["tokens"]), _float(r["cost"])
-            )
-        )
-    return out
-
-
-async def key_stats(conn: AsyncConnection, f: AnalyticsFilter) -> list[KeyStats]:
-    """One row per non-empty `api_key_hash`: count DESC, hash ASC; `last_active_at` = max `created_at`."""
-    count = sa.func.count().label("request_count")
-    query = (
-        sa.select(
-            c.api_key_hash,
-            count,
-            _sum(c.total_tokens).label("tokens"),
-            _sum(c.estimated_cost_usd).label("cost"),
-            sa.func.max(c.created_at).label("last_active_at"),
-        )
-        .where(*conditions(f), c.api_key_hash.is_not(None), c.api_key_hash != "")
-        .group_by(c.api_key_hash)
-        .order_by(count.desc(), text_asc(c.api_key_hash, conn.dialect.name))
-    )
-    return [
-        KeyStats(
-            r["api_key_hash"],
-            _int(r["request_count"]),
-            _int(r["tokens"]),
-            _float(r["cost"]),
-            r["last_active_at"],
-        )
-        for r in (await conn.execute(query)).mappings()
-    ]
-
-
-def compose_summary(totals: list[ProviderTotals], models: list[ModelStats], keys: list[KeyStats]) -> Summary:
-    """http-api.md §8 "Summary": usage and cost totals, `total_requests` = Σ model counts, `active_keys` =
-    key rows, `top_model` = the first model with the strictly highest count in model-stats order.
-    """
-    usage, cost = _usage_of(totals), _cost_of(totals)
-    return Summary(
-        total_requests=sum(m.request_count for m in models),
-        total_input_tokens=usage.total_input_tokens,
-        total_output_tokens=usage.total_output_tokens,
-        total_tokens=usage.total_tokens,
-        total_cost_usd=cost.total_cost_usd,
-        active_keys=len(keys),
-        top_model=models[0].model if models else "",
-    )
-
-
-async def summary(conn: AsyncConnection, f: AnalyticsFilter) -> Summary:
-    """The overview: three grouped queries (per provider, per model, per key), composed in Python.
-
-    Raises:
-        sqlalchemy.exc.SQLAlchemyError: the store failed (API: `500 failed to read analytics`).
-    """
-    totals = await provider_totals(conn, f)
-    return compose_summary(totals, await model_stats(conn, f), await key_stats(conn, f))

@@ -1,8 +1,8 @@
 """The `report` data (config-and-cli.md §5): the same analytics the API serves, plus recent traces.
 
-Five queries, each a single aggregate or an indexed limit: totals per provider, stats per model, stats
-per key, requests and cost per day (the text chart), and the newest `limit` traces. The summary is
-composed from the first three exactly as `/api/analytics/summary` composes it, so the two agree.
+Three queries: the grouped totals cube (analytics_totals.py: summary, providers, models, keys — the same
+arithmetic as `/api/analytics/*`, so the two agree), requests and cost per UTC day (the text chart), and
+the newest `limit` traces (an indexed limit).
 """
 
 from __future__ import annotations
@@ -19,12 +19,9 @@ from ongoingai.query.analytics import (
     ModelStats,
     ProviderTotals,
     Summary,
-    compose_summary,
     cost_series,
-    key_stats,
-    model_stats,
-    provider_totals,
 )
+from ongoingai.query.analytics_totals import keys_of, models_of, providers_of, summary_of, usage_cube
 from ongoingai.query.buckets import Bucket
 from ongoingai.query.traces import TraceFilter, list_traces
 from ongoingai.traces import TraceRecord
@@ -108,19 +105,17 @@ async def build_report(conn: AsyncConnection, f: ReportFilter) -> Report:
         sqlalchemy.exc.SQLAlchemyError: the store failed.
     """
     a = f.analytics
-    totals = await provider_totals(conn, a)
-    models = await model_stats(conn, a)
-    keys = await key_stats(conn, a)
+    cube = await usage_cube(conn, a)
     daily = await cost_series(conn, a, None, Bucket.DAY)
     trace_filter = TraceFilter(
         limit=f.limit, since=a.since, until=a.until, provider=a.provider, model=a.model
     )
     recent = await list_traces(conn, trace_filter)
     return Report(
-        summary=compose_summary(totals, models, keys),
-        providers=report_providers(totals),
-        models=models,
-        api_keys=keys,
+        summary=summary_of(cube),
+        providers=report_providers(providers_of(cube)),
+        models=models_of(cube),
+        api_keys=keys_of(cube),
         # config-and-cli.md §5: timestamp DESC, id DESC (the list query orders by created_at).
         recent_traces=sorted(recent.items, key=lambda r: (r.timestamp, r.id), reverse=True),
         daily=[p for p in daily.items if isinstance(p, CostPoint)],
