@@ -25,15 +25,19 @@ LAZY = {
     "phonenumbers": "policy/numeric.py imports it at the first phone candidate",
 }
 
-# Imports serve's modules, builds the gateway on the SQLite file argv[1], runs the lifespan start, answers
-# one `GET /api/health` through the ASGI interface, stops, and prints every module loaded on the way.
+# What `ongoingai serve` does, short of binding a port: imports the CLI and serve's modules, configures
+# logging, builds the gateway on the SQLite file argv[1], runs the lifespan start, answers one
+# `GET /api/health` through the ASGI interface (its access-log line included), stops, and prints every
+# module loaded on the way as the last line of stdout.
 START_AND_LIST = """
 import asyncio, json, sys
-import ongoingai.cli.serve
+import ongoingai.cli.main, ongoingai.cli.serve
 from ongoingai.app import build_gateway
 from ongoingai.config import Settings
+from ongoingai.observability.logging import configure_logging
 
 async def main():
+    configure_logging("info", "json")
     gateway = build_gateway(Settings(storage={"driver": "sqlite", "path": sys.argv[1]}))
     started, answered = asyncio.Event(), asyncio.Event()
     lifespan = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])

@@ -14,7 +14,7 @@ from ongoingai.auth.audit import AuditEvent
 from ongoingai.auth.stores import SqlAuditLog
 from ongoingai.config import Settings
 from ongoingai.store import SqlTraceStore
-from ongoingai.store.engine import create_sqlite_engine
+from ongoingai.store.engine import create_sqlite_engine, prepare_sqlite_file
 from tests.api.test_api_service import conforms
 from tests.auth.conftest import Stack, StackFactory, with_auth
 from tests.fakes.clocks import T0
@@ -130,7 +130,9 @@ async def test_without_a_store_audit_is_503(make_stack: StackFactory, store_sett
 
 
 async def test_a_failing_store_is_500(stack: Stack, tmp_path: Path) -> None:
-    broken = SqlTraceStore(create_sqlite_engine(str(tmp_path / "missing" / "dir" / "x.db")), "sqlite")
+    # An unmigrated database: connections work, the audit query fails (no such table).
+    prepare_sqlite_file(str(tmp_path / "empty.db"))
+    broken = SqlTraceStore(create_sqlite_engine(str(tmp_path / "empty.db")), "sqlite")
     attach_store(stack.extra["api"], broken)
 
     response = await audit(stack)

@@ -18,10 +18,11 @@ from ongoingai.auth.runtime import AuthRuntime, AuthStartupError
 from ongoingai.auth.stores import SqlKeyStore
 from ongoingai.config import Settings
 from ongoingai.providers.routes import PROVIDERS
-from ongoingai.store import open_trace_store
+from ongoingai.store import SqlTraceStore, open_trace_store
 from ongoingai.store.auth_tables import gateway_keys
-from ongoingai.store.engine import create_sqlite_engine
+from ongoingai.store.engine import create_sqlite_engine, prepare_sqlite_file
 from tests.auth.conftest import StackFactory, with_auth
+from tests.auth.test_lifecycle import DownKeyStore
 from tests.fakes.clocks import T0
 
 TOKEN = "tok-runtime-0123456789"
@@ -66,7 +67,8 @@ async def test_startup_errors(sqlite_settings: Settings, auth: dict[str, Any], m
 
 
 async def test_an_unreachable_key_store_is_a_startup_error(sqlite_settings: Settings, tmp_path: Path) -> None:
-    engine = create_sqlite_engine(str(tmp_path / "missing" / "x.db"))
+    prepare_sqlite_file(str(tmp_path / "empty.db"))  # unmigrated: the key query fails
+    engine = create_sqlite_engine(str(tmp_path / "empty.db"))
     rt = runtime(with_auth(sqlite_settings, key_store="database", keys=[{"id": "a", "token": TOKEN}]))
     try:
         with pytest.raises(AuthStartupError) as caught:
@@ -126,9 +128,8 @@ async def test_the_scheduled_refresh_brings_in_changes_made_elsewhere_and_flushe
         rt.last_used.touch("new")
         while rt.cache.verify(hash_token("new-token"))[0] is None:
             await asyncio.sleep(0.01)
-        async with store.connect() as conn:
-            while await conn.scalar(sa.select(gateway_keys.c.last_used_at)) is None:
-                await asyncio.sleep(0.01)
+        while await _last_used(store) is None:  # a new connection each time: a fresh snapshot
+            await asyncio.sleep(0.01)
         await other.revoke("new", None, T0)
         while rt.cache.verify(hash_token("new-token"))[0] is not None:
             await asyncio.sleep(0.01)
@@ -150,16 +151,14 @@ async def test_a_failing_scheduled_refresh_is_logged_and_keeps_the_keys(
     rt = runtime(settings)
     try:
         await rt.start(store.engine)
-        await store.close()  # the database goes away under the running refresh
-        assert rt.sql is not None
-        rt.sql.engine = create_sqlite_engine(str(Path(sqlite_settings.storage.path).parent / "gone" / "x.db"))
+        rt.sql = DownKeyStore()  # the database stops answering under the running refresh
         while "failed to refresh gateway key cache" not in caplog.text:
             await asyncio.sleep(0.01)
         assert rt.cache.verify(hash_token(TOKEN))[0] is not None
     finally:
+        rt.sql = None
         await rt.stop()
-        if rt.sql is not None:
-            await rt.sql.engine.dispose()
+        await store.close()
 
 
 async def test_stop_flushes_last_used_and_the_audit_queue(
@@ -178,6 +177,11 @@ async def test_stop_flushes_last_used_and_the_audit_queue(
     assert stack.runtime.audit.written_total == 2
     async with stack.store.connect() as conn:  # type: ignore[union-attr]
         assert await conn.scalar(sa.select(gateway_keys.c.last_used_at)) is not None
+
+
+async def _last_used(store: SqlTraceStore) -> Any:
+    async with store.connect() as conn:
+        return await conn.scalar(sa.select(gateway_keys.c.last_used_at))
 
 
 async def _lifespan_startup(app: Any) -> dict[str, Any]:

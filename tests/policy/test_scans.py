@@ -19,7 +19,7 @@ from ongoingai.policy.numeric import CLUSTER, number_windows
 SETTINGS = settings(
     derandomize=True,
     database=None,
-    max_examples=600,
+    max_examples=400,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

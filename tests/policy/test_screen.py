@@ -23,7 +23,7 @@ from tests.policy.conftest import AUTH_HEADER
 SETTINGS = settings(
     derandomize=True,
     database=None,
-    max_examples=400,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

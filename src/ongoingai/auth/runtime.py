@@ -139,10 +139,10 @@ class AuthRuntime:
                 return
             except TimeoutError:
                 pass
-            await self.last_used.flush(self.sql)
             try:
+                await self.last_used.flush(self.sql)
                 await self.cache.refresh()
-            except DRIVER_ERRORS as exc:
+            except Exception as exc:  # a background worker: it must outlive any one failed refresh
                 logger.warning(
                     "failed to refresh gateway key cache", extra={"error_kind": type(exc).__name__}
                 )

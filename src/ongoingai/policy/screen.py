@@ -4,7 +4,7 @@ The JSON walk asks the detectors about each string in turn; on typical LLM traff
 strings, none of them sensitive) those calls cost far more than the parse. The screen asks once, about all
 the strings joined by NUL, and checks the keys against the field rules. It only ever answers "nothing here":
 a match, a key a field rule could take, or a path rule sends the body down the ordinary path, which stays
-the only code that redacts, so a body with something to redact costs what it did.
+the only code that redacts (a body with something to redact costs what it did, plus the screen).
 
 Why one pass is exact. NUL is in none of the detectors' character classes, look-behind or look-ahead sets,
 it is not a word character and not alphanumeric, and it is part of no placeholder (a format holding one
@@ -17,8 +17,10 @@ The parse is never skipped, since it decides what the body is: invalid, duplicat
 are errors (codec.py). orjson parses first, several times faster; it accepts no text the standard parser
 rejects, except two, and both send the body to the ordinary path: duplicate keys (orjson keeps one silently;
 they show as more `"` in the text than the parsed strings account for) and nesting deeper than `MAX_DEPTH`.
-Its numbers may differ (a big integer comes back as a float): the screen never looks at them.
-tests/policy/test_screen.py checks the lemma above and fast == slow on generated bodies.
+Its numbers may differ (an integer beyond 64 bits comes back as a float): the screen never reads numbers,
+and a stream whose channel indexes come back as floats goes down the ordinary path (sse.py).
+tests/policy/test_screen.py checks the lemma above, that orjson reads the same strings and keys as the
+standard parser, and fast == slow on generated bodies and streams.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def redact_sse(
     screen: Screen | None = None,
 ) -> str:
     """Raises BodyError for an event that cannot be inspected with certainty."""
-    if screen is not None and _unchanged(text, workspace_id, screen, plain):
+    if screen is not None and screen.enabled and _unchanged(text, workspace_id, screen, plain):
         return text
     parts = _LINE_BREAK.split(text)
     events: list[_Event] = []
