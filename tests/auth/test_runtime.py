@@ -88,6 +88,7 @@ async def test_database_keys_alone_are_enough_to_start(sqlite_settings: Settings
     try:
         await rt.start(store.engine)
         assert rt.cache.verify(hash_token(TOKEN))[0] is not None
+        assert rt.audit.record("auth.deny", "denied")  # stamped by the real clock
     finally:
         await rt.stop()
         await store.close()

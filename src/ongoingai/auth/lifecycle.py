@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ongoingai.auth.cache import KeyCache
 from ongoingai.auth.identity import Identity
@@ -117,10 +117,6 @@ class KeyRequest:
     expires_at: datetime | None = None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     if a is None or b is None:
         return a or b
@@ -135,7 +131,7 @@ class KeyLifecycle:
         database: bool,
         cache: KeyCache,
         last_used: LastUsedRecorder,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime],
     ) -> None:
         self.auth_enabled = auth_enabled
         self.database = database
@@ -267,8 +263,6 @@ class KeyLifecycle:
         return KeyStoreFailedError(operation)
 
     async def _refresh_cache(self) -> None:
-        if not self.auth_enabled:
-            return
         try:
             await self._cache.refresh()
         except DRIVER_ERRORS as exc:  # the scheduled refresh will pick the change up

@@ -3,7 +3,8 @@
 Lines, separators and field prefixes are kept byte for byte; only `data:` payloads change. Text deltas
 (OpenAI chat `choices[].delta.content` and tool-call arguments, Responses API `*.delta` events, Anthropic
 `content_block_delta` `text` / `partial_json` / `thinking`) are joined per stream channel, so a secret
-split across events is still found; the rest of each event goes through the ordinary JSON walk.
+split across events is still found; the rest of each event goes through the ordinary JSON walk. A stream
+that the body screen (screen.py) finds clean, its lines, events and joined channels alike, is kept as it came.
 """
 
 from __future__ import annotations

@@ -187,7 +187,7 @@ class SqlKeyStore:
                 current = await self._active_row(conn, key_id, scope)
                 if current is None:
                     return None
-                if await self._token_taken(conn, token_hash, now):
+                if current.token_hash == token_hash or await self._in_grace(conn, token_hash, now):
                     raise TokenConflictError(key_id)
                 values = {
                     "token_hash": token_hash,
@@ -211,12 +211,11 @@ class SqlKeyStore:
         row = (await conn.execute(query)).mappings().first()
         return key_from_row(row) if row is not None else None
 
-    async def _token_taken(self, conn: AsyncConnection, token_hash: str, now: datetime) -> bool:
-        # Unscoped on purpose (a token is global), but RLS may hide other tenants' rows on Postgres;
-        # the unique index on token_hash still rejects a clash with any current token.
+    async def _in_grace(self, conn: AsyncConnection, token_hash: str, now: datetime) -> bool:
+        """Is `token_hash` some active key's rotated-out token that still works? A clash with any
+        key's current token is left to the unique index on `token_hash` (it sees every tenant)."""
         in_grace = sa.and_(_C.previous_token_hash == token_hash, _ACTIVE, _C.previous_token_expires_at > now)
-        query = sa.select(_C.id).where(sa.or_(_C.token_hash == token_hash, in_grace)).limit(1)
-        return (await conn.execute(query)).first() is not None
+        return (await conn.execute(sa.select(_C.id).where(in_grace).limit(1))).first() is not None
 
     async def touch_last_used(self, used: Mapping[str, datetime]) -> None:
         """Batched `last_used_at` update (one statement, many rows); never moves a value backwards."""
