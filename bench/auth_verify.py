@@ -3,7 +3,8 @@
 Builds the real `AuthGuard` over a `KeyCache` holding `--keys` keys and times `admit` on a realistic
 scope (13 request headers, the gateway key among them) against a no-op send: route decision, header
 scan and strip, SHA-256, dict lookup, permission check, identity attach, last-used note. Prints µs
-per request (best of `--rounds`). A benchmark, not a test: nothing asserts on the numbers.
+per request (best of `--rounds`, wall clock and thread CPU time). A benchmark, not a test: nothing
+asserts on the numbers.
 
     .venv/bin/python bench/auth_verify.py [--keys 10000] [--iterations 200000] [--rounds 5]
 """
@@ -60,7 +61,8 @@ async def noop_send(message: Any) -> None:
     return None
 
 
-async def measure(keys: int, iterations: int, rounds: int) -> list[float]:
+async def measure(keys: int, iterations: int, rounds: int) -> list[tuple[float, float]]:
+    """(wall µs, CPU µs) per request for each round; CPU time is what counts on a busy machine."""
     cache = KeyCache(Keys(keys), max_staleness_s=60.0)
     await cache.refresh()
     guard = AuthGuard(
@@ -76,10 +78,11 @@ async def measure(keys: int, iterations: int, rounds: int) -> list[float]:
     results = []
     for _ in range(rounds):
         scopes = [dict(template) for _ in range(iterations)]
-        started = time.perf_counter_ns()
+        wall, cpu = time.perf_counter_ns(), time.thread_time_ns()
         for s in scopes:
             await guard.admit(s, noop_send, "openai", "corr-1")
-        results.append((time.perf_counter_ns() - started) / iterations / 1000)
+        cpu, wall = time.thread_time_ns() - cpu, time.perf_counter_ns() - wall
+        results.append((wall / iterations / 1000, cpu / iterations / 1000))
     return results
 
 
@@ -90,8 +93,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     results = asyncio.run(measure(args.keys, args.iterations, args.rounds))
+    wall = min(r[0] for r in results)
+    cpu = min(r[1] for r in results)
     print(
-        f"auth admit, {args.keys} keys: best {min(results):.2f} µs/request, rounds {[round(r, 2) for r in results]}"
+        f"auth admit on a provider route, {args.keys} keys: "
+        f"best {wall:.2f} µs wall, {cpu:.2f} µs CPU per request"
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from ongoingai.auth.cache import EXPIRED, INVALID, KeyCache
 from ongoingai.auth.keys import GatewayKey, hash_token
+from ongoingai.query import TenantScope
 from tests.fakes.clocks import ManualClock
 
 
@@ -43,13 +44,12 @@ async def test_a_known_token_resolves_to_its_identity(clock: ManualClock) -> Non
     cache = cache_for(ListSource([key("k1", "tok-1")]), clock)
     assert await cache.refresh() == 1
 
-    identity, reason = cache.verify(hash_token("tok-1"))
+    entry, reason = cache.verify(hash_token("tok-1"))
 
-    assert identity is not None and (identity.key_id, identity.org_id, identity.workspace_id) == (
-        "k1",
-        "acme",
-        "ws",
-    )
+    assert entry is not None
+    identity = entry.identity
+    assert (identity.key_id, identity.org_id, identity.workspace_id) == ("k1", "acme", "ws")
+    assert entry.tenant == TenantScope("acme", "ws")
     assert reason == ""
     assert cache.verify(hash_token("other")) == (None, INVALID)
 

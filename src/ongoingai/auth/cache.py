@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ongoingai.auth.identity import Identity
 from ongoingai.auth.keys import GatewayKey
 from ongoingai.auth.stores.base import KeySource
+from ongoingai.query import TenantScope
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ EXPIRED = "expired_gateway_key"
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
     identity: Identity
+    tenant: TenantScope  # built once per refresh, not per request
     expires_at: float | None = None  # the key's expiry (epoch s): past it → `expired_gateway_key`
     not_after: float | None = None  # a rotated-out token's grace end (epoch s): past it → unknown
 
@@ -47,11 +49,12 @@ def build_entries(keys: Iterable[GatewayKey], now: float) -> dict[str, CacheEntr
         if key.revoked_at is not None:
             continue
         identity = key.identity()
+        tenant = TenantScope(identity.org_id, identity.workspace_id)
         expires_at = key.expires_at.timestamp() if key.expires_at is not None else None
-        add(key.token_hash, CacheEntry(identity, expires_at))
+        add(key.token_hash, CacheEntry(identity, tenant, expires_at))
         previous_end = key.previous_token_expires_at
         if key.previous_token_hash and previous_end is not None and previous_end.timestamp() > now:
-            add(key.previous_token_hash, CacheEntry(identity, expires_at, previous_end.timestamp()))
+            add(key.previous_token_hash, CacheEntry(identity, tenant, expires_at, previous_end.timestamp()))
     if clashes:
         # Ambiguous identity: fail closed for those tokens rather than guess a tenant.
         logger.error(
@@ -100,8 +103,8 @@ class KeyCache:
             return True
         return self._monotonic() - self._refreshed_at <= self._max_staleness
 
-    def verify(self, token_hash: str) -> tuple[Identity | None, str]:
-        """(identity, "") for a usable token, else (None, `invalid_gateway_key` / `expired_gateway_key`)."""
+    def verify(self, token_hash: str) -> tuple[CacheEntry | None, str]:
+        """(entry, "") for a usable token, else (None, `invalid_gateway_key` / `expired_gateway_key`)."""
         entry = self._entries.get(token_hash)
         if entry is None:
             return None, INVALID
@@ -111,4 +114,4 @@ class KeyCache:
                 return None, INVALID
             if entry.expires_at is not None and now >= entry.expires_at:
                 return None, EXPIRED
-        return entry.identity, ""
+        return entry, ""

@@ -24,7 +24,6 @@ from ongoingai.auth.last_used import LastUsedRecorder
 from ongoingai.http.asgi import Scope, Send
 from ongoingai.http.correlation import RESPONSE_HEADER
 from ongoingai.http.errors import send_json_error
-from ongoingai.query import TenantScope
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,6 @@ UNAVAILABLE = "gateway key verification unavailable"
 UNAUTHENTICATED = "missing or invalid gateway key"
 FORBIDDEN = "gateway key does not have required permission"
 NO_PROVIDER_KEY = "missing provider API key — pass your provider key via Authorization or X-API-Key header"
-PROVIDER_CREDENTIALS = (b"authorization", b"x-api-key")
 
 
 class AuthGuard:
@@ -76,16 +74,17 @@ class AuthGuard:
         if not token:
             await self._deny(scope, send, decision, 401, UNAUTHENTICATED, "missing_gateway_key", None)
             return False
-        identity, reason = self._cache.verify(hash_token(token))
-        if identity is None:
+        entry, reason = self._cache.verify(hash_token(token))
+        if entry is None:
             await self._deny(scope, send, decision, 401, UNAUTHENTICATED, reason, None)
             return False
+        identity = entry.identity
         if decision.permission not in identity.permissions:
             await self._deny(scope, send, decision, 403, FORBIDDEN, "permission_denied", identity)
             return False
         scope["headers"] = rest
         scope[IDENTITY_SCOPE_KEY] = identity
-        scope[self._tenant_scope_key] = TenantScope(identity.org_id, identity.workspace_id)
+        scope[self._tenant_scope_key] = entry.tenant
         if provider is not None:
             if not has_credential:
                 await self._deny(
@@ -99,19 +98,23 @@ class AuthGuard:
     def _read_headers(
         self, headers: list[tuple[bytes, bytes]]
     ) -> tuple[str, bool, list[tuple[bytes, bytes]]]:
-        """(gateway token trimmed, a provider credential is present, headers without the gateway key)."""
-        token: str | None = None
+        """(gateway token trimmed, a provider credential is present, headers without the gateway key).
+
+        The first gateway-key value counts, as in the original; every copy is stripped. Locals only in
+        the loop: it runs on every protected request.
+        """
+        wanted = self._header
+        token: bytes | None = None
         has_credential = False
-        rest: list[tuple[bytes, bytes]] = []
         for name, value in headers:
-            if name == self._header:
-                if token is None:  # the first value counts, as in the original; every copy is stripped
-                    token = value.decode("latin-1").strip()
-                continue
-            if name in PROVIDER_CREDENTIALS and value.strip():
+            if name == wanted:
+                if token is None:
+                    token = value
+            elif (name == b"authorization" or name == b"x-api-key") and value.strip():
                 has_credential = True
-            rest.append((name, value))
-        return token or "", has_credential, rest
+        if token is None:
+            return "", has_credential, headers
+        return token.decode("latin-1").strip(), has_credential, [h for h in headers if h[0] != wanted]
 
     async def _deny(
         self,
