@@ -1,7 +1,7 @@
 """`create_app(settings)`: the only place that wires concrete classes and the layer order.
 
-Layer order (spec README "Request pipeline"): correlation id → [auth, limits: issue 4/8] → capture tap
-→ [PII guardrail: issue 6] → router (provider prefix → proxy; anything else → API app).
+Layer order (spec README "Request pipeline"): correlation id → auth (if enabled; limits: issue 8) → capture
+tap → [PII guardrail: issue 6] → router (provider prefix → proxy; anything else → API app).
 Traces are produced for provider routes only (DEVIATIONS.md "Which requests are traced").
 """
 

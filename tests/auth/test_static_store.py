@@ -38,7 +38,7 @@ def test_config_keys_are_hashed_and_normalised() -> None:
         "viewer",
         ("custom:x",),
     )
-    assert (k1.org_id, k1.workspace_id, k1.team, k1.source) == ("acme", "", "blue", "config")
+    assert (k1.org_id, k1.workspace_id, k1.team) == ("acme", "", "blue")
     assert k1.expires_at == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert (k2.role, k2.expires_at) == ("developer", None)
 

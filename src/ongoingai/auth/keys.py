@@ -11,7 +11,7 @@ import base64
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from ongoingai.auth.identity import Identity
@@ -60,7 +60,6 @@ class GatewayKey:
     revoked_at: datetime | None = None
     previous_token_hash: str | None = None
     previous_token_expires_at: datetime | None = None
-    source: str = field(default="database", compare=False)  # `config` for `auth.keys` entries
 
     def identity(self) -> Identity:
         """auth-and-tenancy.md §4: empty org/workspace → `default`; team falls back to the workspace."""

@@ -46,7 +46,6 @@ def _key_from_config(index: int, cfg: GatewayKeyConfig, token: str) -> GatewayKe
         role=role,
         permissions=normalise_permissions(cfg.permissions),
         expires_at=expires_at,
-        source="config",
     )
 
 
