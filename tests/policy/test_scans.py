@@ -2,7 +2,8 @@
 
 `find_secrets` locates prefixes with one scan per anchor character; here it is compared with the plain
 definition (every format, every occurrence of its prefix found by `str.find`). The number detectors skip
-windows they have already found clean; here a warm detector is compared with a fresh one.
+windows they have already found clean and the field rules skip keys they have already found unmatched:
+here warm ones are compared with fresh ones.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ongoingai.config.model import DEFAULT_KEY_DENYLIST
 from ongoingai.policy.credentials import _ALNUM, SECRET_FORMATS, find_secrets, prefix_starts
 from ongoingai.policy.detectors import _MAX_CLEAN_WINDOWS, Detectors, Kind, window_key
 from ongoingai.policy.numeric import CLUSTER, number_windows
+from ongoingai.policy.rules import _KNOWN_KEYS, FieldRules
 
 SETTINGS = settings(
     derandomize=True,
@@ -132,3 +135,21 @@ def test_number_windows_are_the_clusters_of_the_plain_pattern(text: str) -> None
         if digits >= 7:
             expected.append((max(0, m.start() - 2), min(len(text), m.end() + 2), digits))
     assert number_windows(text) == expected
+
+
+def test_keys_no_rule_takes_are_remembered_within_a_bound() -> None:
+    rules = FieldRules(DEFAULT_KEY_DENYLIST)
+    assert not rules.any_matches({"model", "max_tokens"})
+    assert not rules.any_matches({"model"})  # known: no rule asked
+    assert rules.any_matches({"model", "user_email"})
+    assert rules.any_matches({"user_email"})  # a key a rule takes is never remembered as unmatched
+    many = {f"k{i}" for i in range(_KNOWN_KEYS + 1)}
+    assert not rules.any_matches(many)  # too many to remember: forgotten, and the memory emptied
+    assert rules._unmatched == set()
+    assert not rules.any_matches({"model"})
+    assert rules._unmatched == {"model"}
+
+
+def test_a_long_text_with_few_digits_is_counted_before_it_is_scanned() -> None:
+    assert Detectors().find("call me at 555 " + "x" * 600) == []
+    assert Detectors().find("x" * 600 + " (415) 555-2671")[0].kind == Kind.PHONE

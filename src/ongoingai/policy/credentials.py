@@ -2,11 +2,9 @@
 
 Real formats, not the original's underscore-only pattern: OpenAI `sk-…`/`sk-proj-…`, Anthropic
 `sk-ant-…`, Stripe, Google `AIza…`, AWS access key ids, GitHub, Slack, JWTs and PEM private-key blocks.
-Each format is found by its literal prefix first, then confirmed by a pattern anchored there. The short
-prefixes are found together, one scan per rare character they hold (`_` for nine of them), rather than one
-scan each: a scan for a literal character is as fast as a `str.find` for a short prefix. The telemetry
-scrubber should call `find_secrets` too, so spans and logs hide exactly what stored bodies hide
-(DEVIATIONS.md "Telemetry scrubbing").
+Each format is found by its literal prefix first, then confirmed by a pattern anchored there; the nine
+prefixes that hold `_` share one scan (`prefix_starts`). The telemetry scrubber should call `find_secrets`
+too, so spans and logs hide exactly what stored bodies hide (DEVIATIONS.md "Telemetry scrubbing").
 """
 
 from __future__ import annotations
@@ -61,59 +59,45 @@ SECRET_FORMATS: tuple[SecretFormat, ...] = (
 MIN_SECRET_LENGTH = 15  # `xoxb-` + 10
 
 
-# The character each short prefix is found by: the rarest it holds in prose and code, rarest first. A prefix
-# of 8 characters or more is found by `str.find`, which skips along a long prefix quickly.
-_ANCHOR_ORDER = "_JKzxS-"
-_LONG_PREFIX = 8
+# Nine short prefixes hold `_` (`sk_`, `ghp_`, …): one scan for `_` finds them all, each `_` checked against
+# them by look-arounds, where nine `str.find` would scan the text nine times. Every other prefix is found by
+# `str.find`, once its rarest character is known to be there at all (a one-character `in` is a memchr).
+_RARE_FIRST = "_JKzxS-"
+_LONG_PREFIX = 8  # `github_pat_`, `-----BEGIN`: `str.find` skips along a long prefix quickly
 
 
-@dataclass(frozen=True, slots=True)
-class _Anchor:
-    char: str
-    pattern: re.Pattern[str]  # the anchor character where any of the members' prefixes holds it
-    members: tuple[tuple[int, str, int], ...]  # (format index, prefix, offset of the anchor in it)
-
-
-def _anchors() -> tuple[tuple[_Anchor, ...], tuple[tuple[int, str], ...]]:
-    groups: dict[str, list[tuple[int, str, int]]] = {}
-    long: list[tuple[int, str]] = []
+def _plan() -> tuple[re.Pattern[str], tuple[tuple[int, str, int], ...], tuple[tuple[int, str, str], ...]]:
+    shared: list[tuple[int, str, int]] = []  # (format index, prefix, offset of its `_`)
+    single: list[tuple[int, str, str]] = []  # (format index, prefix, its rarest character)
     for i, fmt in enumerate(SECRET_FORMATS):
-        if len(fmt.prefix) >= _LONG_PREFIX:
-            long.append((i, fmt.prefix))
-            continue
-        char = next(c for c in _ANCHOR_ORDER if c in fmt.prefix)
-        groups.setdefault(char, []).append((i, fmt.prefix, fmt.prefix.index(char)))
-    anchors = []
-    for char, members in groups.items():
-        # Consume the anchor, then look back over the prefix up to it and ahead over the rest: one character
-        # per match, so no occurrence hides another (`xoxox`).
-        alternatives = (
-            f"(?<={re.escape(prefix[: k + 1])})(?={re.escape(prefix[k + 1 :])})" for _, prefix, k in members
-        )
-        pattern = re.compile(re.escape(char) + "(?:" + "|".join(alternatives) + ")")
-        anchors.append(_Anchor(char, pattern, tuple(members)))
-    return tuple(anchors), tuple(long)
+        if "_" in fmt.prefix and len(fmt.prefix) < _LONG_PREFIX:
+            shared.append((i, fmt.prefix, fmt.prefix.index("_")))
+        else:
+            single.append((i, fmt.prefix, next(c for c in _RARE_FIRST if c in fmt.prefix)))
+    # Consume the `_`, then look back over the prefix up to it and ahead over the rest: one character per
+    # match, so no occurrence hides another.
+    alternatives = (f"(?<={re.escape(p[: k + 1])})(?={re.escape(p[k + 1 :])})" for _, p, k in shared)
+    return re.compile("_(?:" + "|".join(alternatives) + ")"), tuple(shared), tuple(single)
 
 
-_ANCHORS, _LONG = _anchors()
+_UNDERSCORE_PREFIXES, _SHARED, _SINGLE = _plan()
 
 
 def prefix_starts(text: str) -> dict[int, list[int]]:
     """Format index → every position where its prefix occurs in `text`, ascending (overlaps included)."""
     starts: dict[int, list[int]] = {}
-    for anchor in _ANCHORS:
-        if anchor.char not in text:  # a one-character `in` is a memchr: far faster than the scan
-            continue
-        for m in anchor.pattern.finditer(text):
-            for i, prefix, k in anchor.members:  # which of the members' prefixes is there
+    if "_" in text:
+        for m in _UNDERSCORE_PREFIXES.finditer(text):
+            for i, prefix, k in _SHARED:  # which of the prefixes ends its first part here
                 start = m.start() - k
                 if start >= 0 and text.startswith(prefix, start):
                     starts.setdefault(i, []).append(start)
-    for i, prefix in _LONG:
-        at = text.find(prefix)
-        while at != -1:
-            starts.setdefault(i, []).append(at)
-            at = text.find(prefix, at + 1)
+    for i, prefix, rare in _SINGLE:
+        if rare in text:
+            at = text.find(prefix)
+            while at != -1:
+                starts.setdefault(i, []).append(at)
+                at = text.find(prefix, at + 1)
     return starts
 
 

@@ -45,6 +45,7 @@ MIN_MATCH_LENGTH = 6  # `a@b.co`
 _MIN_NUMBER_LENGTH = 7
 WindowKey = tuple[bool, str, int]
 _MAX_CLEAN_WINDOWS = 16384
+_SHORT_TEXT = 512
 
 # The spec's email pattern, found from each `@` outward so a long run without one costs nothing.
 _LOCAL_TAIL = re.compile(r"[a-z0-9._%+\-]{1,64}\Z", re.IGNORECASE | re.ASCII)
@@ -153,7 +154,8 @@ class Detectors:
         if (
             (self.payment_card or self.ssn or self.phone)
             and size >= _MIN_NUMBER_LENGTH
-            and enough_digits(text)
+            # `number_windows` counts digits first too; ten `str.count` are cheaper only on a long text.
+            and (size < _SHORT_TEXT or enough_digits(text))
         ):
             yield from self._number_spans(text)
 
@@ -163,10 +165,19 @@ class Detectors:
         windows = [window for window, key in keys.items() if key not in clean]
         if not windows:
             return
-        starts: list[int] = []
-        for start, end, kind in self._validated_numbers(text, windows):
-            starts.append(start)
-            yield start, end, kind
+        starts: list[int] = []  # of the spans found: their windows are not clean
+        if self.payment_card:
+            for start, end in find_cards(text, windows):
+                starts.append(start)
+                yield start, end, Kind.CARD
+        if self.ssn:
+            for start, end in find_ssns(text, windows):
+                starts.append(start)
+                yield start, end, Kind.SSN
+        if self.phone:
+            for start, end in find_phones(text, windows, self.phone_region):
+                starts.append(start)
+                yield start, end, Kind.PHONE
         starts.sort()
         if len(clean) + len(windows) > _MAX_CLEAN_WINDOWS:
             clean.clear()  # as good as an LRU for traffic that repeats itself, and simpler
@@ -174,17 +185,6 @@ class Detectors:
             i = bisect.bisect_left(starts, window[0])
             if i == len(starts) or starts[i] >= window[1]:
                 clean.add(keys[window])
-
-    def _validated_numbers(self, text: str, windows: list[Window]) -> Iterator[tuple[int, int, Kind]]:
-        if self.payment_card:
-            for start, end in find_cards(text, windows):
-                yield start, end, Kind.CARD
-        if self.ssn:
-            for start, end in find_ssns(text, windows):
-                yield start, end, Kind.SSN
-        if self.phone:
-            for start, end in find_phones(text, windows, self.phone_region):
-                yield start, end, Kind.PHONE
 
 
 def window_key(text: str, window: Window) -> WindowKey:

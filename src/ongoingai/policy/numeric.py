@@ -58,8 +58,10 @@ def enough_digits(text: str, least: int = 7) -> bool:
 def number_windows(text: str) -> list[Window]:
     """(pos, endpos, digits) around each cluster of at least 7 digits, with two characters of context."""
     size = len(text)
-    windows = []
+    windows: list[Window] = []
     classes = text.encode("latin-1", "replace").translate(_CLASSES)
+    if classes.count(b"0") < 7:
+        return windows
     for m in _CLUSTER_OF_CLASSES.finditer(classes):
         digits = m.group().count(b"0")
         if digits >= 7:

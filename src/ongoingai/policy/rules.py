@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _SEPARATORS = re.compile(r"[-_\s]+")
+_KNOWN_KEYS = 4096
 
 
 def normalise_key(key: str) -> str:
@@ -55,11 +56,27 @@ def parse_key_rule(entry: str) -> KeyRule | None:
 class FieldRules:
     def __init__(self, entries: Iterable[str]) -> None:
         self.rules = tuple(rule for rule in map(parse_key_rule, entries) if rule is not None)
-        self.matches = functools.lru_cache(maxsize=4096)(self._matches)
+        self.matches = functools.lru_cache(maxsize=_KNOWN_KEYS)(self._matches)
+        # Keys no rule takes: a body's keys are checked with one set difference (the same few dozen
+        # keys recur in every request and response of an API).
+        self._unmatched: set[str] = set()
 
     def _matches(self, key: str) -> bool:
         normalised = normalise_key(key)
         return any(rule.matches(normalised) for rule in self.rules)
+
+    def any_matches(self, keys: set[str]) -> bool:
+        """Whether a rule takes any of `keys`."""
+        unknown = keys - self._unmatched
+        if not unknown:
+            return False
+        if any(map(self.matches, unknown)):
+            return True
+        if len(self._unmatched) + len(unknown) > _KNOWN_KEYS:
+            self._unmatched.clear()  # simpler than an LRU: the keys that recur are back at once
+        if len(unknown) <= _KNOWN_KEYS:
+            self._unmatched |= unknown
+        return False
 
 
 # A JSON path step: a member name, or None for any member / element; an int for one array element.

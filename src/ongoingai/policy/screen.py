@@ -97,7 +97,7 @@ class Screen:
     def clean(self, found: Found, texts: Iterable[str] = ()) -> bool:
         """No key in `found` a field rule takes, and no detector match in its strings nor in `texts`
         (strings redacted as a whole: SSE lines, a stream's joined deltas)."""
-        if not self.enabled or any(map(self._fields.matches, found.keys)):
+        if not self.enabled or self._fields.any_matches(found.keys):
             return False
         # Each distinct string once: a stream repeats its id, model and fingerprint in every event.
         return not self._text.finds_any(SEPARATOR.join(dict.fromkeys([*found.strings, *texts])))

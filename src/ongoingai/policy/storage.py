@@ -69,7 +69,10 @@ def redact_for_storage(
     )
     if response is not None and response.error:
         return _dropped(response.error)
-    done = [r for r in (request, response) if r is not None]
+    # Only a result that found something or was cut has anything to add: usually neither has.
+    done = [r for r in (request, response) if r is not None and (r.counts or r.paths or r.truncated)]
+    if not done:
+        return StoredBodies(_text(request, request_body), _text(response, response_body))
     return StoredBodies(
         request_body=_text(request, request_body),
         response_body=_text(response, response_body),
