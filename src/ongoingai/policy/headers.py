@@ -6,6 +6,7 @@ storage"); the custom `pii.headers.denylist` joins per stage. Forwarded headers 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from ongoingai.config.model import PiiSettings
@@ -19,8 +20,10 @@ BUILTIN_DENYLIST = frozenset(
 HeaderPairs = Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]]
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_name(name: str) -> str:
-    """`x-api-key` → `X-Api-Key` (traces-and-lineage.md §1)."""
+    """`x-api-key` → `X-Api-Key` (traces-and-lineage.md §1). Cached: the same few dozen names recur in
+    every request and response, and a client-chosen name costs one bounded slot."""
     return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))
 
 

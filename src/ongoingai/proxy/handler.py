@@ -74,15 +74,19 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool]:
-    """(streaming, has_content_length) from response headers."""
-    streaming = has_length = False
+def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
+    """(streaming, declared Content-Length or None) from response headers (names lower-cased)."""
+    streaming = False
+    length = None
     for name, value in headers:
         if name == b"content-type" and b"text/event-stream" in value.lower():
             streaming = True
         elif name == b"content-length":
-            has_length = True
-    return streaming, has_length
+            try:
+                length = int(value)
+            except ValueError:
+                length = None
+    return streaming, length
 
 
 class ProxyHandler:
@@ -234,12 +238,21 @@ class ProxyHandler:
         idle: float,
     ) -> None:
         raw = response.raw_headers
-        streaming, _ = _is_event_stream([(n.lower(), v) for n, v in raw])
+        streaming, length = _is_event_stream([(n.lower(), v) for n, v in raw])
         out_headers = downstream_response_headers(raw, tap.correlation_id.encode("latin-1"))
         await send({"type": "http.response.start", "status": response.status, "headers": out_headers})
         tap.on_response_start(response.status, out_headers, streaming)
         deadline.reschedule(loop.time() + idle)
+        # A body of declared length ends with the chunk that completes it (aiohttp never reads past a
+        # Content-Length), which spares the empty closing message: one ASGI send fewer per JSON response.
+        remaining = -1 if streaming or length is None else length
         async for chunk in response.content.iter_any():
+            remaining -= len(chunk)
+            if remaining == 0:
+                tap.response_complete = True
+                await send({"type": "http.response.body", "body": chunk, "more_body": False})
+                tap.on_chunk(chunk)
+                return
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             tap.on_chunk(chunk)
             deadline.reschedule(loop.time() + idle)
