@@ -113,6 +113,32 @@ def chat_request(size: int, *, ascii_only: bool = False) -> bytes:
     return _dumps(body, ascii_only=ascii_only)
 
 
+def pii_chat_request(size: int) -> bytes:
+    """`chat_request(size)` with PII (an email, two phones, SSN, card, API key) in one turn out of 20."""
+    body = json.loads(chat_request(size))
+    for i, message in enumerate(body["messages"]):
+        if i % 20 == 5:
+            message["content"] += " " + PII
+    return _dumps(body)
+
+
+def number_dense_request(size: int) -> bytes:
+    """The detectors' worst case: turns that paste CSV exports, every row distinct ids, counts and epoch
+    timestamps, so each 7+ digit number is a window to check and few repeat (the clean-window memo barely
+    helps)."""
+    messages: list[dict[str, Any]] = []
+    row = 0
+    while len(_dumps(messages)) < size - 200:
+        lines = []
+        for _ in range(40):
+            row += 1
+            lines.append(
+                f"{row:07d},{row * 7919 % 10**9},{1700000000 + row * 37},{row % 1000}.{row % 97:02d}"
+            )
+        messages.append({"role": "user", "content": "id,value,ts,ms\n" + "\n".join(lines)})
+    return _dumps({"model": MODEL, "messages": messages})
+
+
 def pii_request() -> bytes:
     messages = [{"role": "user", "content": f"{i}: {PII}"} for i in range(8)]
     return _dumps({"model": MODEL, "messages": messages, "user": "alice@example.com"})
@@ -198,6 +224,9 @@ def cases() -> list[Case]:
         Case("body full of PII", request=pii_request()),
         Case("decide: tiny request", request=tiny_request(), guard=True),
         Case("decide: 4 KB request", request=chat_request(4096), guard=True),
+        Case("decide: 256 KB request", request=chat_request(256 * 1024), guard=True),
+        Case("decide: 256 KB, PII in 1 turn of 20", request=pii_chat_request(256 * 1024), guard=True),
+        Case("decide: 256 KB number-dense CSV", request=number_dense_request(256 * 1024), guard=True),
     ]
 
 

@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 from ongoingai.api import TENANT_SCOPE_KEY, attach_store, create_api
 from ongoingai.api.cors import cors_headers
 from ongoingai.api.keys import attach_auth
+from ongoingai.api.limits import attach_limits
+from ongoingai.auth.audit import AuditWriter
 from ongoingai.auth.guard import AuthGuard
+from ongoingai.auth.identity import IDENTITY_SCOPE_KEY
 from ongoingai.auth.runtime import AuthRuntime, AuthStartupError
 from ongoingai.capture.build import TraceBuilder
 from ongoingai.capture.exchange import Exchange
@@ -23,6 +26,7 @@ from ongoingai.config import Settings
 from ongoingai.http.asgi import ASGIApp, Message, Receive, Scope, Send
 from ongoingai.http.correlation import RESPONSE_HEADER, correlation_id_from
 from ongoingai.http.errors import send_plain
+from ongoingai.limits import LEASE_SCOPE_KEY, Limiter
 from ongoingai.observability.otel import Telemetry
 from ongoingai.policy import Redactor
 from ongoingai.providers.pricing import PriceTable
@@ -63,10 +67,14 @@ class Gateway:
         lifecycle: Lifecycle | None = None,
         telemetry: Telemetry | None = None,
         auth: AuthGuard | None = None,
+        audit: AuditWriter | None = None,
+        limits: Limiter | None = None,
     ) -> None:
         self.settings = settings
+        self.limits = limits  # None: no limit is evaluated; else built traces feed its day counters
         self.sink = sink
         self._auth = auth  # None: auth disabled, the layer is absent (auth-and-tenancy.md §1)
+        self._audit = audit  # where `pii.*` decision records go; None: not recorded (unit-test wiring)
         self.lifecycle = lifecycle or Lifecycle()
         # Built once; with OTel off every hook below is one attribute check (observability/otel.py).
         self.telemetry = telemetry or Telemetry.from_settings(settings)
@@ -110,21 +118,44 @@ class Gateway:
             scope, send, route.name if route is not None else None, correlation_id
         ):
             return  # denied and answered by the auth layer: no trace
-        if route is not None:
-            await self._proxy(scope, receive, send, route, correlation_id)
-        else:
-            await self._api(scope, receive, _with_correlation(send, correlation_id))
+        lease = scope.pop(LEASE_SCOPE_KEY, None)  # concurrency slots taken by the limits check
+        # observability.md §2: the `gateway.route` span (PII guardrail + router) opens once auth admitted.
+        with self.telemetry.routing(scope.get(IDENTITY_SCOPE_KEY)):
+            if route is not None:
+                try:
+                    await self._proxy(scope, receive, send, route, correlation_id)
+                finally:
+                    # However the exchange ended (completed, client gone, upstream error, cancelled).
+                    if lease is not None:
+                        lease.release()
+            else:
+                await self._api(scope, receive, _with_correlation(send, correlation_id))
 
     def _record(self, exchange: Exchange) -> None:
         """Build the trace and hand it to the sink; capture fails open (logged), never the response."""
         try:
-            record = self._builder.build(exchange)
+            record, pii = self._builder.build_with_audit(exchange)
         except Exception:  # capture must never break the proxy: log with the correlation id, move on
             logger.exception(
                 "failed to build trace",
                 extra={"correlation_id": exchange.correlation_id, "path": exchange.path},
             )
             return
+        if self.limits is not None:
+            self.limits.observe(record)  # day counters: tokens and cost are known from here on
+        if pii is not None and self._audit is not None:
+            # Queued without waiting, after the client's last byte; the audit writer's own task persists it.
+            self._audit.record(
+                pii.action,
+                pii.outcome,
+                reason=pii.reason,
+                org_id=pii.org_id,
+                workspace_id=pii.workspace_id,
+                actor_key_id=pii.actor_key_id,
+                trace_id=record.id,
+                correlation_id=pii.correlation_id,
+                details=pii.details,
+            )
         if self.telemetry.active:  # metrics, the enqueue span and `otel_trace_id` in the metadata
             accepted = self.telemetry.enqueue(self.sink, exchange, record)
         else:
@@ -192,14 +223,23 @@ def build_gateway(settings: Settings) -> Gateway:
     writer = BatchWriter.from_settings(settings)
     api = create_api(settings, None, writer, started_at=datetime.now(UTC))
     lifecycle = Lifecycle()
+    limits = Limiter.from_settings(settings)
     auth = AuthRuntime(
         settings,
         tenant_scope_key=TENANT_SCOPE_KEY,
         providers=PROVIDERS,
         api_headers=cors_headers(settings.auth.header),
+        limits=limits,
     )
     attach_auth(api, auth.keys, auth.audit)
-    gateway = Gateway(settings, writer, api=api, lifecycle=lifecycle, auth=auth.guard)
+    attach_limits(api, limits)
+    gateway = Gateway(
+        settings, writer, api=api, lifecycle=lifecycle, auth=auth.guard, audit=auth.audit, limits=limits
+    )
+    if limits is not None and gateway.telemetry.meter_provider is not None:
+        from ongoingai.limits.metrics import register_limit_metrics  # the OTel SDK is on: already loaded
+
+        register_limit_metrics(gateway.telemetry.meter_provider, limits)
     opened: list[SqlTraceStore] = []
 
     async def open_store() -> None:
@@ -226,4 +266,11 @@ def build_gateway(settings: Settings) -> Gateway:
     lifecycle.on_stop.append(close_store)
     lifecycle.on_start.append(start_auth)  # keys, cache and audit writer need the open store
     lifecycle.on_stop.append(auth.stop)  # stops first: flushes last_used_at and audit records
+    if limits is not None:
+
+        async def start_limits() -> None:
+            await limits.start(opened[0].connect)  # seeds today's usage from the open store
+
+        lifecycle.on_start.append(start_limits)
+        lifecycle.on_stop.append(limits.stop)  # stops before auth: flushes usage, closes Redis
     return gateway

@@ -47,6 +47,7 @@ TABLE: list[tuple[str, str, str | None, Outcome, str]] = [
     ("POST", "/api/analytics/usage", None, Outcome.DENY, ""),
     ("GET", "/api/analytics/other", None, Outcome.DENY, ""),
     ("GET", "/api/diagnostics/trace-pipeline", None, Outcome.REQUIRE, A),
+    ("GET", "/api/diagnostics/limits", None, Outcome.REQUIRE, A),  # issue 8
     ("GET", "/api/gateway-keys", None, Outcome.REQUIRE, K),
     ("POST", "/api/gateway-keys", None, Outcome.REQUIRE, K),
     ("POST", "/api/gateway-keys/", None, Outcome.REQUIRE, K),
@@ -114,6 +115,7 @@ _ROUTES = st.one_of(
     ),
     st.tuples(st.sampled_from(["GET", "POST"]), st.just("/api/audit")),
     st.tuples(st.sampled_from(["GET", "POST"]), st.just("/api/diagnostics/trace-pipeline")),
+    st.tuples(st.sampled_from(["GET", "POST"]), st.just("/api/diagnostics/limits")),
     st.tuples(st.sampled_from(["GET", "POST"]), _SEGMENT.map(lambda s: f"/api/{s}/{s}")),
     st.tuples(
         st.sampled_from(["GET", "HEAD"]),
@@ -138,7 +140,7 @@ def _expected_permission(method: str, path: str) -> str | None:
         return "keys:manage" if ok else None
     if parts[0] == "analytics" and len(parts) == 2 and parts[1] in ANALYTICS_NAMES:
         return "analytics:read" if read else None
-    if parts == ["diagnostics", "trace-pipeline"]:
+    if parts in (["diagnostics", "trace-pipeline"], ["diagnostics", "limits"]):
         return "analytics:read" if read else None
     if parts == ["audit"]:
         return "audit:read" if read else None

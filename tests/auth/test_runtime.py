@@ -213,3 +213,73 @@ async def test_the_gateway_reports_an_auth_startup_error_as_serve_prints_it(
     assert gateway.startup_error == message["message"]
     for hook in reversed(gateway.lifecycle.on_stop):  # what a server does not do after a failed start
         await hook()
+
+
+class StuckKeyStore(SqlKeyStore):
+    """A database that takes the query and never answers."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+
+    async def active_keys(self) -> list[GatewayKey]:
+        self.asked.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def runtime_tasks() -> set[str]:
+    return {t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("ongoingai-")}
+
+
+async def test_stop_cancels_a_refresh_that_does_not_finish_and_leaves_no_task(
+    sqlite_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await open_trace_store(sqlite_settings)
+    settings = with_auth(
+        sqlite_settings,
+        key_store="database",
+        keys=[{"id": "boot", "token": TOKEN}],
+        cache={"refresh_interval_s": 0.01},
+    )
+    rt = runtime(settings)
+    stuck = StuckKeyStore()
+    try:
+        await rt.start(store.engine)
+        assert runtime_tasks() == {"ongoingai-audit-writer", "ongoingai-key-cache-refresh"}
+        rt.sql = stuck
+        await stuck.asked.wait()  # the refresh task now waits on a database that never answers
+        rt.refresh_stop_timeout_s = 0.01
+        await rt.stop()
+    finally:
+        rt.sql = None
+        await store.close()
+    assert "gateway key cache refresh did not stop in time; cancelled" in caplog.text
+    assert runtime_tasks() == set()
+
+
+async def test_stop_without_a_hang_waits_for_the_refresh_and_ends_every_task(
+    sqlite_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await open_trace_store(sqlite_settings)
+    settings = with_auth(sqlite_settings, key_store="database", keys=[{"id": "boot", "token": TOKEN}])
+    rt = runtime(settings)
+    try:
+        await rt.start(store.engine)
+        assert runtime_tasks() == {"ongoingai-audit-writer", "ongoingai-key-cache-refresh"}
+        await rt.stop()
+        await rt.stop()  # idempotent
+    finally:
+        await store.close()
+    assert "did not stop in time" not in caplog.text
+    assert runtime_tasks() == set()
+
+
+async def test_a_failed_start_leaves_no_task_running(sqlite_settings: Settings) -> None:
+    store = await open_trace_store(sqlite_settings)
+    rt = runtime(with_auth(sqlite_settings, key_store="database", keys=[]))
+    try:
+        with pytest.raises(AuthStartupError):
+            await rt.start(store.engine)
+        assert runtime_tasks() == set()  # the audit writer started and was stopped again
+    finally:
+        await store.close()

@@ -18,7 +18,7 @@ from ongoingai.store.migrate import current_revisions, upgrade
 from tests.cli.stores import EPOCH, as_process, help_options, in_process, seed, storage_for, write_config
 from tests.fakes.servers import free_port
 
-ORDER = ["config", "storage", "migrations", "route_wiring", "auth_posture"]
+ORDER = ["config", "storage", "migrations", "route_wiring", "auth_posture", "limits"]
 KEY = {"id": "ops", "token": "gwk_doctor_token_1", "role": "admin"}
 
 
@@ -56,7 +56,7 @@ def test_a_healthy_gateway_with_auth_off_warns_and_exits_0(
     assert [c["name"] for c in doc["checks"]] == ORDER
     assert all(isinstance(c["hint"], str) and c["hint"] for c in doc["checks"])
     by = checks(doc)
-    assert [by[n]["status"] for n in ORDER] == ["pass", "pass", "pass", "pass", "warn"]
+    assert [by[n]["status"] for n in ORDER] == ["pass", "pass", "pass", "pass", "warn", "pass"]
     assert by["storage"]["details"] == [f"path: {sqlite_storage['path']}"]
     assert by["route_wiring"]["details"] == [
         "openai: /openai -> https://api.openai.com",

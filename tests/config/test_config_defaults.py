@@ -88,6 +88,9 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "limits.per_workspace.requests_per_minute": 0,
     "limits.per_workspace.max_tokens_per_day": 0,
     "limits.per_workspace.max_cost_usd_per_day": 0.0,
+    # issue 8: concurrency limits beyond the original (docs/limits.md), off by default.
+    "limits.per_key.max_concurrent_requests": 0,
+    "limits.per_workspace.max_concurrent_requests": 0,
     "limits.backend": "memory",
     "limits.redis_url": "",
     "pricing.overrides": {},

@@ -274,6 +274,43 @@ def test_auth_denial_is_a_deny_span_without_a_route_to_upstream(
     assert "gateway.key_id" not in auth.attributes
     assert not [s for s in spans if s.name.startswith("proxy ") or s.name == "gateway.trace.enqueue"]
     assert fake.received == []
+    # observability.md §2: `gateway.route` wraps the router, which a denied request never reaches.
+    assert [s.name for s in spans if s.name == "gateway.route"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "token"),
+    [
+        ("GET", "/api/traces", None),
+        ("GET", "/api/traces", "ogk_not_a_known_token_000000000000"),
+        ("GET", "/api/internal/debug", GATEWAY_TOKEN),  # unmapped: denied before authentication
+    ],
+    ids=["api-missing-key", "api-unknown-key", "api-unmapped"],
+)
+def test_a_request_auth_denies_has_no_route_span(
+    start_observed: ObservedFactory, method: str, path: str, token: str | None
+) -> None:
+    gw = start_observed(with_auth=True)
+    headers = {"x-ongoingai-gateway-key": token} if token else {}
+    assert httpx.request(method, gw.url + path, headers=headers, timeout=10).status_code in (401, 403)
+    spans = gw.wait_for_server_spans()
+    assert by_name(spans, "gateway.auth").attributes["gateway.auth.result"] == "deny"  # type: ignore[index]
+    assert "gateway.route" not in [s.name for s in spans]
+
+
+def test_an_admitted_api_request_has_a_route_span_with_the_callers_tenant(
+    start_observed: ObservedFactory,
+) -> None:
+    gw = start_observed(with_auth=True)
+    headers = {"x-ongoingai-gateway-key": GATEWAY_TOKEN}
+    # Admitted (`analytics:read`), then routed to this gateway's API app, which has no routes: 404.
+    assert httpx.get(gw.url + "/api/traces", headers=headers, timeout=10).status_code == 404
+    spans = gw.wait_for_server_spans()
+    auth, route = by_name(spans, "gateway.auth"), by_name(spans, "gateway.route")
+    assert parent_of(route, spans) is auth
+    assert route.attributes is not None and auth.attributes is not None
+    assert route.attributes["gateway.org_id"] == "org-acme"
+    assert auth.attributes["gateway.key_id"] == "gwk_test_1"
 
 
 def test_authenticated_request_is_enriched_with_the_identity(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -223,6 +224,55 @@ def test_sse_streams_redact_exactly_as_without_the_screen(lines: list[str], sep:
         )
 
 
+def orjson_objects(body: bytes) -> dict[str, Any]:
+    """What the trace builder hands over (providers/sse.py `ParsedStream.objects`): payload text →
+    orjson's object, for every `data:` payload orjson reads as an object."""
+    parsed: dict[str, Any] = {}
+    for line in body.decode("utf-8", "replace").splitlines():
+        payload = line.removeprefix("data:").strip()
+        if line.startswith("data:") and payload.startswith("{"):
+            try:
+                value = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                parsed[payload] = value
+    return parsed
+
+
+@SETTINGS
+@given(st.lists(sse_lines(), max_size=8), st.sampled_from(["\n\n", "\r\n\r\n", "\n"]), st.booleans())
+def test_sse_streams_redact_the_same_with_their_payloads_parsed_already(
+    lines: list[str], sep: str, cut: bool
+) -> None:
+    body = "".join(line + sep for line in lines).encode("utf-8", "surrogatepass")
+    body = body[: len(body) // 2] if cut else body
+    parsed = orjson_objects(body)
+    for redactor in FAST:
+        with_parsed = redactor.redact_body(body, workspace_id="w", stream=True, truncated=cut, parsed=parsed)
+        alone = redactor.redact_body(body, workspace_id="w", stream=True, truncated=cut)
+        assert (with_parsed.body, with_parsed.counts, with_parsed.paths, with_parsed.error) == (
+            alone.body,
+            alone.counts,
+            alone.paths,
+            alone.error,
+        )
+
+
+def test_a_stream_parsed_already_is_read_from_the_callers_objects() -> None:
+    # The screen reads the caller's object instead of parsing the text again. A stand-in with a secret
+    # sends the stream down the ordinary path, which redacts the text itself: the stand-in never shows.
+    body = b'data: {"a":"b"}\n\n'
+    found = Found()
+    stand_in = {"a": "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"}
+    assert DEFAULT._body._screen is not None
+    assert DEFAULT._body._screen.read('{"a":"b"}', found, stand_in) is stand_in
+    assert found.strings == [stand_in["a"]]
+    assert (
+        DEFAULT.redact_body(body, workspace_id="w", stream=True, parsed={'{"a":"b"}': stand_in}).body == body
+    )
+
+
 @SETTINGS
 @given(st.lists(TEXT, max_size=6))
 def test_a_match_in_any_string_is_a_match_in_the_joined_strings(parts: list[str]) -> None:
@@ -365,3 +415,37 @@ def test_orjson_reads_no_json_the_standard_parser_rejects_and_the_same_strings(
     gather(parse_json(text), exact)  # never raises: not NotJson, not a duplicate key, not too deep
     assert sorted(found.strings) == sorted(exact.strings)
     assert found.keys == exact.keys
+
+
+@SETTINGS
+@given(JSON_VALUES)
+def test_the_suspects_are_exactly_the_strings_a_detector_changes_with_their_matches(text: str) -> None:
+    # What `Screen.triage` rests on: a match in the joined strings lies within one string (or it crosses a
+    # separator, and then there are no suspects to rely on), and the matches within a string are exactly
+    # the ones `find` reports for that string alone.
+    for redactor in FAST[:5]:
+        screened = redactor._body._screen
+        assert screened is not None
+        found = Found()
+        if screened.read(text, found) is UNREAD:
+            assert screened.triage(text).suspects is None
+            continue
+        suspects = screened.triage(text).suspects
+        if suspects is None:
+            continue
+        text_redactor = redactor._text
+        assert suspects == {s: text_redactor.find(s) for s in found.strings if text_redactor.find(s)}
+
+
+def test_a_key_block_that_spans_two_strings_leaves_every_string_to_the_walk() -> None:
+    # The PEM pattern reads to the END line across the NUL the screen joins strings with.
+    text = json.dumps(["-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN", "-----END PRIVATE KEY-----", "ok"])
+    assert screen().triage(text) == (False, None)
+    body = text.encode()
+    assert outcome(DEFAULT, body) == outcome(SLOW[0], body)
+    assert outcome(DEFAULT, body)[1] == {"token_like": 1}  # the BEGIN string, to the end of its base64
+
+
+def test_a_field_rule_alone_is_walked_with_no_suspects() -> None:
+    assert screen().triage('{"password": "hunter2", "content": "hello"}') == (False, {})
+    assert outcome(DEFAULT, b'{"password": "hunter2", "content": "hello"}')[1] == {"field_name": 1}

@@ -14,6 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from ongoingai.config import Settings
+from ongoingai.query.analytics import AnalyticsFilter
+from ongoingai.query.analytics_totals import merge_cube, raw_usage_cube, usage_cube
 from ongoingai.store import MigrationState, SqlTraceStore, open_trace_store
 from ongoingai.store import migrate as migrations
 from ongoingai.store.tables import metadata
@@ -80,6 +82,27 @@ async def test_a_database_at_an_earlier_revision_upgrades_to_head(
     # The lineage back-fill belongs to 0002: a row inserted after it ran keeps NULL columns.
     backfilled = REVISIONS.index(start) < REVISIONS.index("0002_lineage_columns")
     assert tuple(row) == (("thread-old", None) if backfilled else (None, None))
+    await _assert_rollups_back_filled(empty_store)
+
+
+async def _assert_rollups_back_filled(store: SqlTraceStore) -> None:
+    """0004 sums the stored traces into the hourly and daily rollups: the rollup-backed analytics then
+    equal the raw ones (NULL figures count as 0, a NULL key hash as '')."""
+    async with store.connect() as conn:
+        counts = [
+            (await conn.execute(sa.text(f"SELECT SUM(request_count), COUNT(*) FROM {table}"))).one()
+            for table in ("trace_rollups_hourly", "trace_rollups_daily")
+        ]
+        cube = await usage_cube(conn, AnalyticsFilter())
+        raw = merge_cube([await raw_usage_cube(conn, AnalyticsFilter())])
+    assert [tuple(c) for c in counts] == [(1, 1), (1, 1)]
+    assert cube == raw
+    assert (cube[0].provider, cube[0].model, cube[0].api_key_hash, cube[0].request_count) == (
+        "openai",
+        "m",
+        "",
+        1,
+    )
 
 
 async def test_migrating_twice_changes_nothing(trace_store: SqlTraceStore) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ongoingai.api.context import context_of, tenant_scope_of
+from ongoingai.api.context import context_of, read_connection, tenant_scope_of
 from ongoingai.api.params import ParamDoc, parse_time
 from ongoingai.api.render import error_response, json_response
 from ongoingai.api.traces import NO_STORE, STORE_ERRORS
@@ -92,7 +92,7 @@ async def _answer(request: Request, run: Query) -> Response:
     if store is None:
         return error_response(503, NO_STORE)
     try:
-        async with store.connect() as conn:
+        async with read_connection(request, store) as conn:
             result = await run(conn)
     except STORE_ERRORS:
         logger.exception("failed to read analytics")

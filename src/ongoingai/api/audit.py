@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ongoingai.api.context import context_of, tenant_scope_of
+from ongoingai.api.context import context_of, read_connection, tenant_scope_of
 from ongoingai.api.params import ParamDoc, parse_int, parse_time
 from ongoingai.api.render import error_response, json_response, render_time
 from ongoingai.api.traces import STORE_ERRORS
@@ -94,7 +94,8 @@ async def get_audit(request: Request) -> Response:
     if store is None:
         return error_response(503, "audit store is not configured")
     try:
-        page = await list_audit_events(store.engine, audit_filter)
+        async with read_connection(request, store) as conn:
+            page = await list_audit_events(conn, audit_filter)
     except STORE_ERRORS:
         logger.exception("failed to query audit events")
         return error_response(500, "failed to query audit events")

@@ -13,7 +13,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ongoingai.api.context import context_of, tenant_scope_of
+from ongoingai.api.context import context_of, read_connection, tenant_scope_of
 from ongoingai.api.params import ParamDoc, parse_int
 from ongoingai.api.render import error_response, json_response, render_detail, render_time
 from ongoingai.api.traces import NO_STORE, STORE_ERRORS
@@ -88,7 +88,7 @@ async def get_replay(request: Request) -> Response:
     if store is None:
         return error_response(503, NO_STORE)
     try:
-        async with store.connect() as conn:
+        async with read_connection(request, store) as conn:
             result = await replay(
                 conn, request.path_params["trace_id"], replay_request, tenant_scope_of(request)
             )
@@ -141,12 +141,12 @@ async def post_fork(request: Request) -> Response:
     trace_id, scope = request.path_params["trace_id"], tenant_scope_of(request)
     try:
         # traces-and-lineage.md §7: the source is loaded (404) before the body is read (413, 400).
-        async with store.connect() as conn:
+        async with read_connection(request, store) as conn:
             source = await get_trace(conn, trace_id, scope)
         if source is None:
             return error_response(404, "trace not found")
         fork_request = parse_fork_body(await read_limited(request, MAX_FORK_BODY_BYTES))
-        async with store.connect() as conn:
+        async with read_connection(request, store) as conn:
             result = await fork(conn, source, fork_request, scope)
     except LineageError as exc:
         return error_response(exc.status, str(exc))

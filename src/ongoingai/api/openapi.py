@@ -104,6 +104,16 @@ SCHEMAS: dict[str, Any] = {
         },
         ["schema_version", "generated_at", "diagnostics"],
     ),
+    "LimitsDiagnostics": _obj(
+        {
+            "schema_version": {"const": "limits-diagnostics.v1"},
+            "generated_at": _TIME,
+            "limits": _obj(
+                {"enabled": {"type": "boolean"}, "backend": _STR}, ["enabled", "backend"], extra=True
+            ),
+        },
+        ["schema_version", "generated_at", "limits"],
+    ),
 }
 SCHEMAS.update(READ_SIDE_SCHEMAS)
 SCHEMAS.update(AUTH_SCHEMAS)

@@ -87,9 +87,10 @@ def render_detail(record: TraceRecord) -> dict[str, Any]:
     if record.trace_group_id:
         out["trace_group_id"] = record.trace_group_id
     out["lineage"] = lineage_view(record).as_dict()
+    raw = record.undecodable_json  # http-api.md §6: headers that do not decode are shown as stored
     optional = {
-        "request_headers": record.request_headers,
-        "response_headers": record.response_headers,
+        "request_headers": record.request_headers or raw.get("request_headers"),
+        "response_headers": record.response_headers or raw.get("response_headers"),
         "request_body": record.request_body,
         "response_body": record.response_body,
         "metadata": record.metadata,

@@ -24,6 +24,7 @@ from ongoingai.api.context import ApiContext
 from ongoingai.api.cors import CorsMiddleware
 from ongoingai.api.diagnostics import get_trace_pipeline
 from ongoingai.api.health import get_health, get_ready, get_root
+from ongoingai.api.limits import get_limits_diagnostics
 from ongoingai.api.openapi import build_openapi
 from ongoingai.api.params import TRACE_LIST_PARAMS, ParamDoc
 from ongoingai.api.read_routes import READ_SIDE_ROUTES
@@ -94,6 +95,13 @@ ROUTES: tuple[ApiRoute, ...] = (
         get_trace_pipeline,
         "Trace writer queue, drops, failures and spill journal",
         {200: "TracePipelineDiagnostics", 503: "Error"},
+    ),
+    ApiRoute(
+        "/api/diagnostics/limits",
+        ("GET",),
+        get_limits_diagnostics,
+        "Limits backend, its health and refusal counts (issue 8)",
+        {200: "LimitsDiagnostics"},
     ),
     *(ApiRoute(*spec) for spec in READ_SIDE_ROUTES),  # analytics, replay, fork (issue 5)
     *(ApiRoute(*spec) for spec in AUTH_ROUTES),  # gateway keys, audit (issue 4)

@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ongoingai.api.context import context_of, tenant_scope_of
+from ongoingai.api.context import context_of, read_connection, tenant_scope_of
 from ongoingai.api.params import parse_trace_filter
 from ongoingai.api.render import error_response, json_response, render_detail, render_page
 from ongoingai.query import get_trace, list_traces
@@ -25,7 +25,7 @@ async def get_traces(request: Request) -> Response:
     if store is None:
         return error_response(503, NO_STORE)
     try:
-        async with store.connect() as conn:
+        async with read_connection(request, store) as conn:
             page = await list_traces(conn, trace_filter)
     except STORE_ERRORS:
         logger.exception("failed to query traces")
@@ -38,7 +38,7 @@ async def get_trace_detail(request: Request) -> Response:
     if store is None:
         return error_response(503, NO_STORE)
     try:
-        async with store.connect() as conn:
+        async with read_connection(request, store) as conn:
             record = await get_trace(conn, request.path_params["trace_id"], tenant_scope_of(request))
     except STORE_ERRORS:
         logger.exception("failed to read trace")

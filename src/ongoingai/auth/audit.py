@@ -108,12 +108,23 @@ class AuditWriter:
     def depth(self) -> int:
         return self._queue.qsize()
 
-    def start(self, store: AuditStore) -> None:
+    def start(self, store: AuditStore, tasks: asyncio.TaskGroup) -> None:
+        """Start the worker in the owner's task group (STYLE.md: no bare `asyncio.create_task`).
+
+        `shutdown()` ends it (cancelling it past its timeout); the group's exit then awaits it.
+        """
         self._store = store
-        # Owned here and awaited by shutdown(): the task never outlives the writer.
-        self._task = asyncio.create_task(self._run(store), name="ongoingai-audit-writer")
+        self._task = tasks.create_task(self._run(store), name="ongoingai-audit-writer")
 
     async def _run(self, store: AuditStore) -> None:
+        try:
+            await self._work(store)
+        except Exception:  # never raised into the task group: that would cancel the task owning it
+            logger.exception("audit writer stopped unexpectedly; later records are dropped")
+            self._closing = True
+            self.dropped_total += len(self._inflight) + len(self._drain())
+
+    async def _work(self, store: AuditStore) -> None:
         while True:
             batch, stop = await self._collect()
             if batch:

@@ -89,7 +89,7 @@ def _api(method: str, path: str) -> Decision:
         return PUBLIC if read else UNMAPPED
     if path in ANALYTICS_PATHS:
         return ANALYTICS if read else UNMAPPED
-    if path == "/api/diagnostics/trace-pipeline":
+    if path in ("/api/diagnostics/trace-pipeline", "/api/diagnostics/limits"):
         return DIAGNOSTICS if read else UNMAPPED
     if path == "/api/audit":
         return AUDIT if read else UNMAPPED

@@ -3,10 +3,10 @@
 
 For each request the gateway asks `admit(...)`: route decision → key-cache freshness → authenticate →
 permission → strip the gateway-key header and attach the identity and tenant scope → (provider routes)
-provider credential present → note the key as used. A refusal is answered here with the spec's JSON
-error, logged as `audit gateway auth deny` and queued as an `auth.deny` audit record; it never reaches
-the capture tap, so it produces no trace. Everything on the path is in memory: one SHA-256 and a dict
-lookup per request.
+provider credential present → limits (issue 8) → note the key as used. A refusal is answered here with
+the spec's JSON error, logged as `audit gateway auth deny` and queued as an `auth.deny` audit record (a
+limit's as `limit.deny`); it never reaches the capture tap, so it produces no trace. Everything else on
+the path is in memory: one SHA-256 and a dict lookup per request; limits add one backend check.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from ongoingai.auth.keys import hash_token
 from ongoingai.auth.last_used import LastUsedRecorder
 from ongoingai.http.asgi import Scope, Send
 from ongoingai.http.correlation import RESPONSE_HEADER
-from ongoingai.http.errors import send_json_error
+from ongoingai.http.errors import send_json, send_json_error
+from ongoingai.limits import LEASE_SCOPE_KEY, Denial, Limiter
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class AuthGuard:
         providers: Iterable[str],
         tenant_scope_key: str,
         api_headers: Iterable[tuple[bytes, bytes]] = (),
+        limits: Limiter | None = None,
     ) -> None:
         self._header = header.strip().lower().encode("latin-1")
         self._cache = cache
@@ -53,6 +55,7 @@ class AuthGuard:
         self._provider_decisions = {name: provider_decision(name) for name in providers}
         self._tenant_scope_key = tenant_scope_key
         self._api_headers = list(api_headers)
+        self._limits = limits  # None: no threshold set, limits are never evaluated (limits.md §2)
 
     async def admit(self, scope: Scope, send: Send, provider: str | None, correlation_id: str) -> bool:
         """True: the request goes on (scope now carries the identity). False: it was answered here."""
@@ -91,9 +94,37 @@ class AuthGuard:
                     scope, send, decision, 403, NO_PROVIDER_KEY, "missing_provider_credential", identity
                 )
                 return False
-            # limits (issue 8) run here, before the key is noted as used and the request forwarded
+            # auth-and-tenancy.md §7 step g: limits, before the key is noted as used and the request forwarded
+            if self._limits is not None and not await self._limit(scope, send, decision, identity):
+                return False
             self._last_used.touch(identity.key_id)
         return True
+
+    async def _limit(self, scope: Scope, send: Send, decision: Decision, identity: Identity) -> bool:
+        assert self._limits is not None
+        verdict = await self._limits.check(identity.org_id, identity.workspace_id, identity.key_id)
+        if verdict is None:
+            return True
+        if isinstance(verdict, Denial):
+            await self._deny_limit(scope, send, decision, verdict, identity)
+            return False
+        scope[LEASE_SCOPE_KEY] = verdict  # released by the gateway when the proxied response ends
+        return True
+
+    async def _deny_limit(
+        self, scope: Scope, send: Send, decision: Decision, denial: Denial, identity: Identity
+    ) -> None:
+        """limits.md §5: 429 with `code` (and `retry_after_seconds` + `Retry-After` for rates), or 503."""
+        correlation_id: str = scope[CORRELATION_SCOPE_KEY]
+        self._record(scope, decision, denial.status, denial.audit_reason, identity, correlation_id, denial)
+        headers = [(RESPONSE_HEADER, correlation_id.encode("latin-1"))]
+        document: dict[str, object] = {"error": denial.message}
+        if denial.code:
+            document["code"] = denial.code
+        if denial.retry_after_s is not None:
+            document["retry_after_seconds"] = denial.retry_after_s
+            headers.append((b"retry-after", str(denial.retry_after_s).encode()))
+        await send_json(send, denial.status, document, headers)
 
     def _read_headers(
         self, headers: list[tuple[bytes, bytes]]
@@ -141,6 +172,7 @@ class AuthGuard:
         reason: str,
         identity: Identity | None,
         correlation_id: str,
+        limit: Denial | None = None,
     ) -> None:
         path: str = scope["path"]
         fields: dict[str, Any] = {
@@ -155,7 +187,7 @@ class AuthGuard:
             "audit_scope": decision.scope,
             "provider": decision.provider,
             "required_permission": decision.permission,
-            "limit_code": "",
+            "limit_code": limit.code if limit is not None else "",
         }
         if identity is not None:
             fields["key_id"] = identity.key_id
@@ -170,8 +202,15 @@ class AuthGuard:
             "required_permission": decision.permission,
             "provider": decision.provider,
         }
+        action = "auth.deny"
+        if limit is not None:
+            # DEVIATIONS.md "Audit records": `limit.deny`, reason = the limit code (or the 503's reason).
+            action, reason = "limit.deny", limit.code or reason
+            details["limit_code"] = limit.code
+            if limit.retry_after_s is not None:
+                details["retry_after_seconds"] = limit.retry_after_s
         self._audit.record(
-            "auth.deny",
+            action,
             "denied",
             reason=reason,
             org_id=identity.org_id if identity else "",

@@ -26,6 +26,8 @@ from ongoingai.auth.last_used import LastUsedRecorder
 from ongoingai.auth.lifecycle import KeyLifecycle
 from ongoingai.auth.stores import AuthConfigError, SqlAuditLog, SqlKeyStore, load_config_keys
 from ongoingai.config import Settings
+from ongoingai.limits import Limiter
+from ongoingai.store.tenancy import bypasses_row_level_security
 from ongoingai.store.writes import DRIVER_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class AuthRuntime:
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         clock: Callable[[], datetime] = _utcnow,
+        limits: Limiter | None = None,
     ) -> None:
         auth = settings.auth
         self.settings = settings
@@ -82,8 +85,12 @@ class AuthRuntime:
                 providers=providers,
                 tenant_scope_key=tenant_scope_key,
                 api_headers=api_headers,
+                limits=limits,
             )
         self._task: asyncio.Task[None] | None = None
+        self.refresh_stop_timeout_s = REFRESH_STOP_TIMEOUT_S
+        self._tasks = contextlib.AsyncExitStack()
+        self._group: asyncio.TaskGroup | None = None
         self._stopping = asyncio.Event()
 
     async def active_keys(self) -> list[GatewayKey]:
@@ -102,17 +109,25 @@ class AuthRuntime:
         except AuthConfigError as exc:
             raise AuthStartupError(f"failed to initialize auth config: {exc}") from exc
         self.keys.config_keys = self.config_keys
+        # The runtime's background tasks live in this group: stop() ends them and leaves it, which
+        # awaits every one of them (STYLE.md: each task has an owner that awaits it on shutdown).
+        self._group = await self._tasks.enter_async_context(asyncio.TaskGroup())
         if engine is not None:
-            self.audit.start(SqlAuditLog(engine))
+            self.audit.start(SqlAuditLog(engine), self._group)
             if self.database:
                 self.sql = SqlKeyStore(engine)
                 self.keys.sql = self.sql
         if not self.enabled:
             return
-        await self._load()
+        try:
+            await self._load()
+            if engine is not None:
+                await self._check_row_level_security(engine)
+        except AuthStartupError:
+            await self.stop()  # the server runs no stop hook after a failed start: end the tasks here
+            raise
         if self.sql is not None:
-            # Owned here, cancelled and awaited by stop().
-            self._task = asyncio.create_task(self._refresh_loop(), name="ongoingai-key-cache-refresh")
+            self._task = self._group.create_task(self._refresh_loop(), name="ongoingai-key-cache-refresh")
 
     async def _load(self) -> None:
         try:
@@ -132,6 +147,18 @@ class AuthRuntime:
             },
         )
 
+    async def _check_row_level_security(self, engine: AsyncEngine) -> None:
+        """Tenant reads rely on Postgres RLS as a second wall; say so when the role is exempt from it."""
+        try:
+            exempt = await bypasses_row_level_security(engine)
+        except DRIVER_ERRORS as exc:
+            raise AuthStartupError(f"failed to initialize gateway key store: {type(exc).__name__}") from exc
+        if exempt:
+            logger.warning(
+                "postgres role bypasses row-level security; tenant isolation rests on query filters alone",
+                extra={"hint": "connect as a NOSUPERUSER NOBYPASSRLS role"},
+            )
+
     async def _refresh_loop(self) -> None:
         while True:
             try:
@@ -148,12 +175,18 @@ class AuthRuntime:
                 )
 
     async def stop(self) -> None:
-        """Stop the refresh task, flush `last_used_at`, then write the queued audit records."""
+        """Stop the refresh task, flush `last_used_at`, write the queued audit records, then leave the
+        task group, which awaits every task it holds. Safe to call twice, or without `start`."""
         if self._task is not None:
-            # Let a refresh in flight finish (cancelling it mid-query would strand its connection).
+            # Let a refresh in flight finish (cancelling it mid-query would strand its connection);
+            # past the timeout it is cancelled all the same.
             self._stopping.set()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._task, REFRESH_STOP_TIMEOUT_S)
+            done, _ = await asyncio.wait({self._task}, timeout=self.refresh_stop_timeout_s)
+            if not done:
+                logger.warning("gateway key cache refresh did not stop in time; cancelled")
+                self._task.cancel()
             self._task = None
         await self.last_used.flush(self.sql)
         await self.audit.shutdown(AUDIT_SHUTDOWN_TIMEOUT_S)
+        await self._tasks.aclose()
+        self._group = None

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from ongoingai.capture.audit import PiiAudit, pii_audit
 from ongoingai.capture.exchange import Exchange
 from ongoingai.config import Settings
-from ongoingai.policy import EffectivePolicy, PolicySubject, Redactor, merge_counts, redact_for_storage
+from ongoingai.policy import (
+    EffectivePolicy,
+    PolicySubject,
+    Redactor,
+    StoredBodies,
+    merge_counts,
+    redact_for_storage,
+)
 from ongoingai.providers.decode import decode_body
 from ongoingai.providers.extract import extract_usage
 from ongoingai.providers.pricing import PriceTable
+from ongoingai.providers.sse import ParsedStream, parse_stream
 from ongoingai.traces import TraceRecord
 from ongoingai.traces.record import DEFAULT_TENANT, normalise_ttft
 
@@ -38,8 +48,37 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def new_trace_id() -> str:
-    return os.urandom(16).hex()
+class _RandomIds:
+    """128-bit random hex ids from a pool of system randomness, refilled every `BATCH` ids.
+
+    One `os.urandom` call per trace was a syscall that also releases the GIL (the store's writer thread
+    then takes it): one call per `BATCH` traces keeps both off the per-request path. A forked child
+    starts with an empty pool so that it never hands out its parent's ids.
+    """
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._pool = ""
+        self._at = 0
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def __call__(self) -> str:
+        with self._lock:
+            at = self._at
+            if at >= len(self._pool):
+                self._pool = os.urandom(16 * self.BATCH).hex()
+                at = 0
+            self._at = at + 32
+            return self._pool[at : at + 32]
+
+    def _forget(self) -> None:
+        self._pool = ""
+        self._at = 0
+
+
+new_trace_id: IdSource = _RandomIds()
 
 
 def credential_of(headers: list[tuple[bytes, bytes]]) -> str:
@@ -103,6 +142,10 @@ class TraceBuilder:
         return self._redactor.resolve(subject_of(ex))
 
     def build(self, ex: Exchange) -> TraceRecord:
+        return self.build_with_audit(ex)[0]
+
+    def build_with_audit(self, ex: Exchange) -> tuple[TraceRecord, PiiAudit | None]:
+        """The trace, and the `pii.*` audit record its policy decisions call for (capture/audit.py)."""
         trace_id = self._new_id()
         now = self._clock()
         policy = self.policy_for(ex)
@@ -111,7 +154,15 @@ class TraceBuilder:
         encoding = _header(ex.response_headers, b"content-encoding")
         response_body, decoded_truncated = decode_body(ex.response_prefix, encoding, self._body_max)
         request_body = ex.request_body[: self._body_max]
-        usage = extract_usage(ex.provider, request_body, response_body, streaming=ex.streaming)
+        # A stream is split and parsed once, for usage here and for the storage redactor's screen.
+        parsed = parse_stream(response_body) if ex.streaming else None
+        usage = extract_usage(
+            ex.provider,
+            request_body,
+            response_body,
+            streaming=ex.streaming,
+            stream_payloads=parsed.payloads if parsed is not None else None,
+        )
         cost = self._prices.estimate(ex.provider, usage)
         credential = credential_of(ex.request_headers)
         lineage = lineage_of(ex.request_headers)
@@ -153,14 +204,14 @@ class TraceBuilder:
             ):
                 if value:
                     metadata[key] = value
-        stored_request, stored_response = self._bodies_for_storage(
-            ex, policy, request_body, response_body, decoded_truncated, metadata
+        stored = self._bodies_for_storage(
+            ex, policy, request_body, response_body, decoded_truncated, metadata, parsed
         )
         if ex.decision is not None and ex.decision.inspected and policy.mode.value == "observe":
             # DEVIATIONS "observe": what block / redact_upstream would have done, never the values.
             metadata["redaction_observed_counts"] = dict(ex.decision.counts)
             metadata["redaction_observed_paths"] = list(ex.decision.paths)
-        return TraceRecord(
+        record = TraceRecord(
             id=trace_id,
             timestamp=now,
             created_at=now,
@@ -174,8 +225,8 @@ class TraceBuilder:
             workspace_id=tenant_of(ex)[1],
             request_headers=stored_request_headers.headers,
             response_headers=stored_response_headers.headers,
-            request_body=stored_request,
-            response_body=stored_response,
+            request_body=stored.request_body,
+            response_body=stored.response_body,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             total_tokens=usage.total_tokens or usage.input_tokens + usage.output_tokens,
@@ -187,6 +238,7 @@ class TraceBuilder:
             estimated_cost_usd=cost.cost_usd,
             metadata=metadata,
         )
+        return record, pii_audit(ex, policy, stored, tenant_of(ex))
 
     def _bodies_for_storage(
         self,
@@ -196,10 +248,11 @@ class TraceBuilder:
         response_body: bytes,
         decoded_truncated: bool,
         metadata: dict[str, Any],
-    ) -> tuple[str, str]:
+        parsed: ParsedStream | None,
+    ) -> StoredBodies:
         """Bodies as stored: none without `capture_bodies`; else redacted per mode (privacy §3, §5)."""
         if not self._capture_bodies:
-            return "", ""
+            return StoredBodies("", "")
         stored = redact_for_storage(
             self._redactor,
             mode=policy.mode,
@@ -209,6 +262,7 @@ class TraceBuilder:
             response_stream=ex.streaming,
             request_truncated=ex.request_truncated,
             response_truncated=ex.response_truncated or decoded_truncated,
+            response_parsed=parsed.objects if parsed is not None else {},
         )
         body_meta = stored.metadata()
         header_counts = metadata.pop("redaction_counts", {})
@@ -224,7 +278,7 @@ class TraceBuilder:
         ):
             # Stored raw (mode off): say the copy is a prefix; `redaction_truncated` is for redacted copies.
             metadata["body_truncated"] = True
-        return stored.request_body, stored.response_body
+        return stored
 
 
 def tenant_of(ex: Exchange) -> tuple[str, str]:

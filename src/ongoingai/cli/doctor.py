@@ -1,4 +1,5 @@
-"""`ongoingai doctor`: config, storage, migrations, route wiring and auth posture, each pass/warn/fail/skip.
+"""`ongoingai doctor`: config, storage, migrations, route wiring, auth posture and limits (issue 8), each
+pass/warn/fail/skip.
 
 config-and-cli.md §7 with DEVIATIONS.md: JSON carries `schema_version: "doctor.v1"`, a `migrations` check
 follows `storage`, and every check has a `hint`. Overall = fail > warn > pass; exit 1 on fail, else 0.
@@ -17,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ongoingai.cli.checks import NO_ACTION, Check, auth_posture_check, route_wiring_check
 from ongoingai.cli.documents import dump_document, generated_at
+from ongoingai.cli.limits_check import limits_check
 from ongoingai.cli.options import OutputFormat, parse_format
 from ongoingai.cli.output import usage_error
 from ongoingai.cli.report_text import when
@@ -36,7 +38,7 @@ def overall(checks: Sequence[Check]) -> str:
 
 
 def _skipped(reason: str, hint: str) -> list[Check]:
-    names = ("storage", "migrations", "route_wiring", "auth_posture")
+    names = ("storage", "migrations", "route_wiring", "auth_posture", "limits")
     return [Check(name, "skip", f"skipped: {reason}", hint) for name in names]
 
 
@@ -146,7 +148,8 @@ def run_checks(config_path: str) -> list[Check]:
     if settings is None:
         return checks
     checks += asyncio.run(_storage_and_migrations(settings))
-    return [*checks, route_wiring_check(settings), auth_posture_check(settings)]
+    limits = asyncio.run(limits_check(settings))
+    return [*checks, route_wiring_check(settings), auth_posture_check(settings), limits]
 
 
 def doctor_document(config_path: str, checks: Sequence[Check]) -> dict[str, Any]:

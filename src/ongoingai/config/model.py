@@ -241,9 +241,12 @@ class AuthSettings(Section):
 
 
 class LimitRule(Section):
+    """Thresholds of one scope (limits.md §1); a value <= 0 disables that threshold."""
+
     requests_per_minute: StrictInt = 0
     max_tokens_per_day: StrictInt = 0
     max_cost_usd_per_day: StrictFloat = 0.0
+    max_concurrent_requests: StrictInt = 0  # issue 8: in-flight proxied requests (docs/limits.md)
 
 
 class LimitsSettings(Section):

@@ -71,6 +71,16 @@ async def send_json_error(
     await _send(send, status, JSON, orjson.dumps({"error": message}) + b"\n", extra_headers)
 
 
+async def send_json(
+    send: Send,
+    status: int,
+    document: dict[str, object],
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """A JSON error with fields beyond `error` (limits.md §5: `code`, `retry_after_seconds`)."""
+    await _send(send, status, JSON, orjson.dumps(document) + b"\n", extra_headers)
+
+
 async def _send(
     send: Send, status: int, content_type: bytes, body: bytes, extra: list[tuple[bytes, bytes]] | None
 ) -> None:

@@ -5,6 +5,8 @@ with telemetry off.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 UNKNOWN = "unknown"
 # observability.md §1: fixed strings, not the configured prefixes.
 _PATTERNS = (("/openai", "/openai/*"), ("/anthropic", "/anthropic/*"), ("/api", "/api/*"))
@@ -21,3 +23,20 @@ def route_pattern(path: str) -> str:
 def route_provider(pattern: str) -> tuple[str, str]:
     """(`gateway.route.provider`, `gateway.route.prefix`) for a route pattern."""
     return _ROUTE_PROVIDER.get(pattern, (UNKNOWN, "/"))
+
+
+class CallerIdentity(Protocol):
+    """What telemetry reads of the auth layer's `Identity` (structural: observability never imports `auth`,
+    which sits above it in the import layers)."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...

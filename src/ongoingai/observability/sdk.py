@@ -22,7 +22,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import Status, StatusCode, get_current_span, set_span_in_context
+from opentelemetry.trace import Status, StatusCode, get_current_span
 
 from ongoingai import __version__
 from ongoingai.config import Settings
@@ -32,13 +32,13 @@ from ongoingai.observability.export import (
     CountingMetricExporter,
     FailureLog,
 )
-from ongoingai.observability.labels import UNKNOWN, route_pattern
+from ongoingai.observability.labels import UNKNOWN, CallerIdentity, route_pattern
 from ongoingai.observability.metrics import CapturedExchange, GatewayMetrics, register_runtime_metrics
-from ongoingai.observability.otel import SHUTDOWN_TIMEOUT_S, Sink, Telemetry, otlp_base_url
-from ongoingai.observability.otel_request import PROPAGATOR, OtelRequestObserver
+from ongoingai.observability.otel import NO_SPAN, SHUTDOWN_TIMEOUT_S, Sink, Telemetry, otlp_base_url
+from ongoingai.observability.otel_request import OtelRequestObserver
 from ongoingai.observability.prometheus import PrometheusEndpoint, PrometheusReader
 from ongoingai.observability.scrub import Scrubber
-from ongoingai.observability.spans import CLIENT, REQUEST_SPANS, client_attributes
+from ongoingai.observability.spans import CLIENT, REQUEST_SPANS, RouteSpan, client_attributes
 from ongoingai.observability.writer import WriterTelemetry
 from ongoingai.providers.pricing import PriceTable
 from ongoingai.traces import TraceRecord
@@ -96,6 +96,20 @@ class OtelTelemetry(Telemetry):
             self._families[model] = found
         return found
 
+    def routing(self, identity: CallerIdentity | None) -> contextlib.AbstractContextManager[None]:
+        """Around the router once auth admitted the request: the `gateway.route` span when traced, and
+        the caller's identity on the request's spans (observability.md §2 "Span enrichment")."""
+        spans = REQUEST_SPANS.get()
+        if spans is None or self.tracer is None:
+            return NO_SPAN
+        if identity is not None:
+            label = self.scrubber.label
+            spans.key_id = label(identity.key_id)
+            spans.role = label(identity.role)
+            spans.org_id = label(identity.org_id)
+            spans.workspace_id = label(identity.workspace_id)
+        return RouteSpan(self.tracer, spans)
+
     def trace_policy(self, check: Callable[[_Tap, bytes], bytes]) -> Callable[[_Tap, bytes], bytes]:
         """`check` (the PII guardrail) inside a `gateway.policy` span; `check` itself when tracing is off."""
         tracer = self.tracer
@@ -129,20 +143,24 @@ class OtelTelemetry(Telemetry):
         """Open the client span of the upstream call and put its `traceparent` on the forwarded headers."""
         spans = REQUEST_SPANS.get()
         if spans is not None and self.tracer is not None:
-            client = self.tracer.start_span(
+            span = self.tracer.start_span(
                 f"proxy {method} {spans.pattern}", kind=CLIENT, attributes=client_attributes(method, url)
             )
-            spans.client = client
-            context = set_span_in_context(client)
+            spans.client = span
         else:
-            context = None  # not sampled: propagate the (unsampled) server span's ids
-        carrier: dict[str, str] = {}
-        PROPAGATOR.inject(carrier, context=context)
-        if not carrier:
+            span = get_current_span()  # not sampled: propagate the (unsampled) server span's ids
+        context = span.get_span_context()
+        if not context.is_valid:
             return
-        # The client's own traceparent/tracestate are replaced by ours (we are its child).
-        headers[:] = [h for h in headers if h[0].lower() not in _PROPAGATION_HEADERS]
-        headers.extend(carrier.items())
+        # The client's own traceparent/tracestate are replaced by ours (we are its child). Most requests
+        # carry neither: look before rebuilding the list.
+        if any(name[:1] in "tT" and name.lower() in _PROPAGATION_HEADERS for name, _ in headers):
+            headers[:] = [h for h in headers if h[0].lower() not in _PROPAGATION_HEADERS]
+        # W3C Trace Context, written directly: what the propagator writes, without its context lookups.
+        flags = "01" if context.trace_flags.sampled else "00"
+        headers.append(("traceparent", f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags}"))
+        if context.trace_state:
+            headers.append(("tracestate", context.trace_state.to_header()))
 
     def enqueue(self, sink: Sink, exchange: CapturedExchange, record: TraceRecord) -> bool:
         """Capture time: end the client span, record the exchange's metrics, enqueue inside its span."""
@@ -159,9 +177,9 @@ class OtelTelemetry(Telemetry):
                 spans.role = self.scrubber.label(identity.role)
             record.metadata["otel_trace_id"] = format(spans.server.get_span_context().trace_id, "032x")
         metrics = self.metrics
-        scope = metrics.scope(record, family, pattern) if metrics is not None else None
-        if metrics is not None and scope is not None:
-            metrics.record_exchange(exchange, record, scope, None)
+        labels = metrics.labels(record, family, pattern) if metrics is not None else None
+        if metrics is not None and labels is not None:
+            metrics.record_exchange(exchange, record, labels)
         if spans is not None and self.tracer is not None:
             span = self.tracer.start_span("gateway.trace.enqueue", attributes=spans.scope_attributes(family))
             accepted = sink.enqueue(record)
@@ -171,11 +189,11 @@ class OtelTelemetry(Telemetry):
             span.end()
         else:
             accepted = sink.enqueue(record)
-        if metrics is not None and scope is not None:
+        if metrics is not None and labels is not None:
             if accepted:
-                metrics.enqueued.add(1)
+                metrics.enqueued_total += 1
             else:
-                metrics.queue_dropped.add(1, {**scope, "status_code": record.response_status})
+                metrics.queue_dropped.add(1, labels.with_status)
         return accepted
 
     def force_flush(self) -> None:

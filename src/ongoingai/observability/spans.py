@@ -4,19 +4,20 @@ Tree for a proxied request (`gateway.trace.write` is a root of its own, one per 
 
     POST /openai/*                 server
     └── gateway.auth               internal; allow/deny from the final status, enriched with the identity
-        └── gateway.route          internal; PII guardrail + router + proxy
+        └── gateway.route          internal; PII guardrail + router + proxy, opened once auth admitted
             ├── proxy POST /openai/*   client; the upstream call (traceparent injected from it)
             └── gateway.trace.enqueue  internal; the sink call, after the response ended
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.context import Context, attach, detach
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from ongoingai.http.asgi import Scope
 from ongoingai.observability.labels import UNKNOWN, route_provider
@@ -67,9 +68,9 @@ class RequestSpans:
 
     server: Span
     auth: Span
-    route: Span
     pattern: str
     correlation_id: str
+    route: Span | None = None  # None until auth admitted the request (and for ever when it was denied)
     client: Span | None = None
     org_id: str = UNKNOWN
     workspace_id: str = UNKNOWN
@@ -102,18 +103,19 @@ class RequestSpans:
         client.end()
 
     def finish(self, status: int, error: BaseException | None) -> None:
-        """End client (if still open), route and auth spans with what the response turned out to be."""
+        """End the client (if still open), route (if opened) and auth spans with the final status."""
         self.end_client(0, type(error).__name__ if error is not None else "")
         scope = self.scope_attributes()
         route = self.route
-        provider, prefix = route_provider(self.pattern)
-        route.set_attributes(scope)
-        route.set_attributes({"gateway.route.provider": provider, "gateway.route.prefix": prefix})
-        if error is not None:
-            route.set_status(Status(StatusCode.ERROR, type(error).__name__))
-        elif (failed := error_status(status)) is not None:
-            route.set_status(failed)
-        route.end()
+        if route is not None:
+            provider, prefix = route_provider(self.pattern)
+            route.set_attributes(scope)
+            route.set_attributes({"gateway.route.provider": provider, "gateway.route.prefix": prefix})
+            if error is not None:
+                route.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            elif (failed := error_status(status)) is not None:
+                route.set_status(failed)
+            route.end()
         self._finish_auth(scope, status)
 
     def _finish_auth(self, scope: dict[str, Any], status: int) -> None:
@@ -136,6 +138,27 @@ class RequestSpans:
             if (failed := error_status(status)) is not None:
                 auth.set_status(failed)
         auth.end()
+
+
+class RouteSpan:
+    """Opens `gateway.route` under the current span (`gateway.auth`) and makes it current until the router
+    returns; `RequestSpans.finish` ends it once the final status is known."""
+
+    __slots__ = ("_spans", "_token", "_tracer")
+
+    def __init__(self, tracer: Tracer, spans: RequestSpans) -> None:
+        self._tracer = tracer
+        self._spans = spans
+        self._token: Token[Context] | None = None
+
+    def __enter__(self) -> None:
+        route = self._tracer.start_span("gateway.route")
+        self._spans.route = route
+        self._token = attach(set_span_in_context(route))
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            detach(self._token)
 
 
 SERVER = SpanKind.SERVER

@@ -4,7 +4,7 @@ credentials.py, numeric.py, detectors.py   what counts as an email, phone, SSN, 
 placeholders.py                            `[{type}_REDACTED:{hash}]`, tenant-scoped hashes
 rules.py                                   field-name and JSON-path rules
 text.py, walk.py, jsonish.py, sse.py       redacting text, JSON values, broken JSON and SSE streams
-screen.py                                  one pass proving a body has nothing to redact: no walk
+screen.py                                  one pass over all strings: nothing to redact, or where
 codec.py, body.py                          one body: bytes in, `Redaction` out
 headers.py                                 stored-header redaction
 modes.py                                   effective mode with scopes

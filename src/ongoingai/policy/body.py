@@ -3,6 +3,9 @@ redacted event by event with its framing kept; anything else is an error, never 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ongoingai.policy.codec import (
     NOT_JSON,
     BodyError,
@@ -17,7 +20,7 @@ from ongoingai.policy.placeholders import Placeholders
 from ongoingai.policy.result import Redaction, Tally
 from ongoingai.policy.rules import FieldRules
 from ongoingai.policy.screen import Screen
-from ongoingai.policy.sse import looks_like_sse, redact_sse
+from ongoingai.policy.sse import NOTHING_PARSED, looks_like_sse, redact_sse
 from ongoingai.policy.text import TextRedactor
 from ongoingai.policy.walk import JsonRedactor
 
@@ -45,7 +48,9 @@ class BodyRedactor:
         stream: bool = False,
         truncated: bool = False,
         require_json: bool = False,
+        parsed: Mapping[str, Any] = NOTHING_PARSED,
     ) -> Redaction:
+        """`parsed`: a stream's payload texts already parsed by orjson (`redact_sse`)."""
         if not body:
             return Redaction(b"", truncated=truncated)
         tally = Tally()
@@ -60,6 +65,7 @@ class BodyRedactor:
                     text_redactor=self._text,
                     plain=self._redact_plain,
                     screen=self._screen,
+                    parsed=parsed,
                 )
             else:
                 out = self._redact_document(text, workspace_id, tally, require_json)
@@ -71,15 +77,18 @@ class BodyRedactor:
         return Redaction(encode_utf8(out), tally.frozen_counts(), tally.frozen_paths(), truncated)
 
     def _redact_document(self, text: str, workspace_id: str, tally: Tally, require_json: bool) -> str:
-        if self._screen is not None and self._screen.unchanged(text):
-            return text
+        suspects = None
+        if self._screen is not None:
+            unchanged, suspects = self._screen.triage(text)
+            if unchanged:
+                return text
         try:
             value = parse_json(text)
         except NotJson:
             if require_json:
                 raise BodyError(NOT_JSON) from None
             return self._redact_plain(text, workspace_id, tally)
-        value, changed = self._json.redact(value, workspace_id, tally)
+        value, changed = self._json.redact(value, workspace_id, tally, suspects=suspects)
         return dump_json(value) if changed else text
 
     def _redact_plain(self, text: str, workspace_id: str, tally: Tally) -> str:

@@ -38,10 +38,13 @@ _PHONE = re.compile(
     r"(?![\w/@(]|[ .:\-]\(?\d)",
     re.ASCII,
 )
+# Without one of these a candidate is a single run of digits (groups need a separator between them).
+_PHONE_PUNCTUATION = re.compile(r"[+ .()\-]")
 _GROUP_END = re.compile(r"\(\d+\)|\d+", re.ASCII)
 _NON_DIGIT = re.compile(r"\D", re.ASCII)
 _DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}(?!\d)", re.ASCII)
 _DIGITS = "0123456789"
+_MIN_PHONE_DIGITS = 7  # national numbers; international ones need 8
 Window = tuple[int, int, int]  # (pos, endpos, digits of the cluster)
 
 
@@ -62,10 +65,12 @@ def number_windows(text: str) -> list[Window]:
     classes = text.encode("latin-1", "replace").translate(_CLASSES)
     if classes.count(b"0") < 7:
         return windows
+    count = classes.count
     for m in _CLUSTER_OF_CLASSES.finditer(classes):
-        digits = m.group().count(b"0")
+        start, end = m.span()
+        digits = count(48, start, end)  # b"0", counted in place rather than in a copy of the cluster
         if digits >= 7:
-            windows.append((max(0, m.start() - 2), min(size, m.end() + 2), digits))
+            windows.append((start - 2 if start > 2 else 0, end + 2 if end + 2 < size else size, digits))
     return windows
 
 
@@ -84,11 +89,20 @@ def find_cards(text: str, windows: list[Window]) -> Iterator[tuple[int, int]]:
 
 
 def find_phones(text: str, windows: list[Window], region: str) -> Iterator[tuple[int, int]]:
-    def phone_end(m: re.Match[str]) -> int | None:
-        return _phone_end(m, region)
-
+    # `_validated` with `_phone_end`, written out: a number-dense body has tens of thousands of windows,
+    # and a generator and two calls per window were most of its cost.
+    search = _PHONE.search
     for pos, endpos, _ in windows:
-        yield from _validated(text, _PHONE, pos, endpos, phone_end)
+        if _PHONE_PUNCTUATION.search(text, pos, endpos) is None:
+            continue  # digits alone: every candidate is one bare run, which `_phone_end` always rejects
+        m = search(text, pos, endpos)
+        while m is not None:
+            end = _phone_end(m, region)
+            if end is None:
+                m = search(text, m.start() + 1, endpos)
+            else:
+                yield m.start(), end
+                m = search(text, end, endpos)
 
 
 def _validated(
@@ -119,7 +133,12 @@ def _card_end(m: re.Match[str]) -> int | None:
 
 
 def _phone_end(m: re.Match[str], region: str) -> int | None:
-    length = _phone_length(m.group(), region)
+    candidate = m.group()
+    if len(candidate) < _MIN_PHONE_DIGITS or candidate.isdigit():
+        # What `_phone_length` would conclude, without its cache and loop (most of a number-dense body):
+        # fewer than 7 characters hold fewer than 7 digits, and a bare digit run is one group, never a phone.
+        return None
+    length = _phone_length(candidate, region)
     return None if length is None else m.start() + length
 
 
@@ -144,7 +163,7 @@ def _is_phone(candidate: str, region: str) -> bool:
 
 
 def _plausible_national(candidate: str, digits: str) -> bool:
-    if not 7 <= len(digits) <= 15:
+    if not _MIN_PHONE_DIGITS <= len(digits) <= 15:
         return False
     if candidate == digits:
         return False  # a bare digit run is an id, a count or a timestamp as often as a phone number

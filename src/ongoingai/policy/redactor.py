@@ -5,6 +5,9 @@ No I/O, no logging: the caller decides what to forward, store, log and audit fro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ongoingai.config.model import DEFAULT_BODY_MAX_SIZE, PiiSettings, PiiStages
 from ongoingai.policy.body import BodyRedactor
 from ongoingai.policy.detectors import Detectors, Match
@@ -14,6 +17,7 @@ from ongoingai.policy.placeholders import Placeholders
 from ongoingai.policy.result import Redaction, StoredHeaders, Tally, TextRedaction
 from ongoingai.policy.rules import FieldRules, PathRules
 from ongoingai.policy.screen import Screen
+from ongoingai.policy.sse import NOTHING_PARSED
 from ongoingai.policy.text import TextRedactor
 from ongoingai.policy.walk import JsonRedactor
 
@@ -95,10 +99,17 @@ class Redactor:
         stream: bool = False,
         truncated: bool = False,
         require_json: bool = False,
+        parsed: Mapping[str, Any] = NOTHING_PARSED,
     ) -> Redaction:
-        """Redact one body. `stream`: an SSE response; `require_json`: non-JSON is an error, not text."""
+        """Redact one body. `stream`: an SSE response; `require_json`: non-JSON is an error, not text;
+        `parsed`: payload text → `orjson.loads(text)` of a stream parsed already (providers/sse.py)."""
         return self._body.redact(
-            body, workspace_id, stream=stream, truncated=truncated, require_json=require_json
+            body,
+            workspace_id,
+            stream=stream,
+            truncated=truncated,
+            require_json=require_json,
+            parsed=parsed,
         )
 
     def redact_headers(self, headers: HeaderPairs, *, response: bool = False) -> StoredHeaders:

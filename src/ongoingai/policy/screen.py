@@ -2,9 +2,10 @@
 
 The JSON walk asks the detectors about each string in turn; on typical LLM traffic (tens to thousands of
 strings, none of them sensitive) those calls cost far more than the parse. The screen asks once, about all
-the strings joined by NUL, and checks the keys against the field rules. It only ever answers "nothing here":
-a match, a key a field rule could take, or a path rule sends the body down the ordinary path, which stays
-the only code that redacts (a body with something to redact costs what it did, plus the screen).
+the strings joined by NUL, and checks the keys against the field rules. "Nothing here" skips the walk; a
+match or a key a field rule could take sends the body down the ordinary walk, which stays the only code
+that redacts, told which strings matched and where (`triage`) so that it asks the detectors nothing more;
+a path rule, or a match across strings, leaves the walk to ask about every string as it always did.
 
 Why one pass is exact. NUL is in none of the detectors' character classes, look-behind or look-ahead sets,
 it is not a word character and not alphanumeric, and it is part of no placeholder (a format holding one
@@ -25,12 +26,15 @@ standard parser, and fast == slow on generated bodies and streams.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from ongoingai.policy.codec import BOM
+from ongoingai.policy.detectors import Match
 from ongoingai.policy.placeholders import Placeholders
 from ongoingai.policy.rules import FieldRules, PathRules
 from ongoingai.policy.text import TextRedactor
@@ -42,6 +46,15 @@ SEPARATOR = "\x00"
 MAX_DEPTH = 100
 _QUOTE_ESCAPE = "\\u0022"  # the one way to write `"` inside a string that the quote count would not see
 UNREAD: Any = object()  # `Screen.read`'s "ask the standard parser"
+
+
+class Triage(NamedTuple):
+    """`Screen.triage`'s verdict. `suspects`: the strings the detectors would change, each with its
+    matches (what `TextRedactor.find` returns for it); every other string stays as it is. None: no such
+    list, every string is asked."""
+
+    unchanged: bool
+    suspects: dict[str, list[Match]] | None
 
 
 class Found:
@@ -65,18 +78,48 @@ class Screen:
 
     def unchanged(self, text: str) -> bool:
         """True only if `text` is JSON that `parse_json` accepts and the walk would leave as it is."""
-        found = Found()
-        return self.read(text, found) is not UNREAD and self.clean(found)
+        return self.triage(text).unchanged
 
-    def read(self, text: str, found: Found) -> Any:
+    def triage(self, text: str) -> Triage:
+        """`unchanged`, and when the body must be walked, the strings the detectors would change there.
+
+        One scan of the joined strings finds every match; each lies within one string, since no match runs
+        across a NUL (screen lemma, above) — but a PEM block's, which sends the walk to every string. The
+        walk redacts the suspects with the matches found here and leaves every other string alone, so a
+        body with matches is scanned once, as a clean one is, instead of once per string.
+        """
+        found = Found()
+        if self.read(text, found) is UNREAD:
+            return Triage(False, None)
+        strings = list(dict.fromkeys(found.strings))
+        matches = self._text.find(SEPARATOR.join(strings))
+        if not matches:
+            return Triage(not self._fields.any_matches(found.keys), {})
+        ends = list(itertools.accumulate(len(s) + 1 for s in strings))  # each string's separator, + 1
+        suspects: dict[str, list[Match]] = {}
+        for m in matches:
+            i = bisect.bisect_right(ends, m.start)
+            if m.end >= ends[i]:
+                return Triage(False, None)  # runs into the separator and beyond: a PEM block
+            offset = ends[i] - len(strings[i]) - 1
+            suspects.setdefault(strings[i], []).append(Match(m.start - offset, m.end - offset, m.kind))
+        return Triage(False, suspects)
+
+    def read(self, text: str, found: Found, parsed: Any = UNREAD) -> Any:
         """Parse `text` with orjson and add what it holds to `found`. UNREAD (and nothing added) when only
-        the standard parser can tell: not JSON to orjson, duplicate keys, deeper than MAX_DEPTH."""
+        the standard parser can tell: not JSON to orjson, duplicate keys, deeper than MAX_DEPTH.
+
+        `parsed`: what `orjson.loads(text)` returned when the caller has already parsed `text` (the
+        trace builder parses a stream once for usage and redaction); checked here like a fresh parse."""
         if not self.enabled:
             return UNREAD
-        try:
-            value = orjson.loads(text.removeprefix(BOM))
-        except orjson.JSONDecodeError:
-            return UNREAD
+        if parsed is not UNREAD:
+            value = parsed
+        else:
+            try:
+                value = orjson.loads(text.removeprefix(BOM))
+            except orjson.JSONDecodeError:
+                return UNREAD
         part = Found()
         depth, keys = gather(value, part)
         if depth > MAX_DEPTH or _QUOTE_ESCAPE in text:

@@ -10,7 +10,8 @@ that the body screen (screen.py) finds clean, its lines, events and joined chann
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ongoingai.policy.codec import BodyError, NotJson, dump_json, parse_json
@@ -36,6 +37,8 @@ _RESPONSES_DELTAS = frozenset(
 
 
 _FIELD_START = re.compile(r"\s*(?:data|event|id|retry)?:")
+# `redact_sse` without a caller's parse: nothing to look up.
+NOTHING_PARSED: Mapping[str, Any] = MappingProxyType({})
 
 
 def looks_like_sse(text: str) -> bool:
@@ -90,9 +93,13 @@ def redact_sse(
     text_redactor: TextRedactor,
     plain: PlainRedactor,
     screen: Screen | None = None,
+    parsed: Mapping[str, Any] = NOTHING_PARSED,
 ) -> str:
-    """Raises BodyError for an event that cannot be inspected with certainty."""
-    if screen is not None and screen.enabled and _unchanged(text, workspace_id, screen, plain):
+    """Raises BodyError for an event that cannot be inspected with certainty.
+
+    `parsed`: payload text → `orjson.loads(text)` for payloads the caller has parsed already; the screen
+    reads those instead of parsing them again (the objects are only read, never changed)."""
+    if screen is not None and screen.enabled and _unchanged(text, workspace_id, screen, plain, parsed):
         return text
     parts = _LINE_BREAK.split(text)
     events: list[_Event] = []
@@ -115,7 +122,9 @@ def redact_sse(
     return "".join(parts)
 
 
-def _unchanged(text: str, workspace_id: str, screen: Screen, plain: PlainRedactor) -> bool:
+def _unchanged(
+    text: str, workspace_id: str, screen: Screen, plain: PlainRedactor, parsed: Mapping[str, Any]
+) -> bool:
     """The screen's verdict on a whole stream: no line, event or channel would change. Touches no tally:
     when the answer is no, the ordinary path runs from the start."""
     # The lines `_LINE_BREAK.split` yields, at C speed when there is no CR.
@@ -126,7 +135,7 @@ def _unchanged(text: str, workspace_id: str, screen: Screen, plain: PlainRedacto
     for i, line in enumerate(lines):
         if line.startswith("data:"):
             payload = line[6:] if line.startswith("data: ") else line[5:]
-            value = screen.read(payload, found)
+            value = screen.read(payload, found, parsed.get(payload, UNREAD))
             if value is UNREAD:
                 try:
                     value = parse_json(payload)

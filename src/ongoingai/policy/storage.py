@@ -6,12 +6,14 @@ Call only when `tracing.capture_bodies` is on; runs in the trace builder, off th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ongoingai.policy.modes import Mode
 from ongoingai.policy.redactor import Redactor
 from ongoingai.policy.result import Redaction, merge_counts
+from ongoingai.policy.sse import NOTHING_PARSED
 
 FAILURE_SEMANTICS = "storage_drop_continue_proxy"
 
@@ -49,7 +51,9 @@ def redact_for_storage(
     response_stream: bool = False,
     request_truncated: bool = False,
     response_truncated: bool = False,
+    response_parsed: Mapping[str, Any] = NOTHING_PARSED,
 ) -> StoredBodies:
+    """`response_parsed`: the streamed response's payloads as the caller parsed them (`redact_sse`)."""
     if not mode.redacts_storage:
         return StoredBodies(_raw(request_body), _raw(response_body))
     stages = redactor.stages
@@ -62,7 +66,11 @@ def redact_for_storage(
         return _dropped(request.error)
     response = (
         redactor.redact_body(
-            response_body, workspace_id=workspace_id, stream=response_stream, truncated=response_truncated
+            response_body,
+            workspace_id=workspace_id,
+            stream=response_stream,
+            truncated=response_truncated,
+            parsed=response_parsed,
         )
         if stages.response_body
         else None

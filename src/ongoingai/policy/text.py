@@ -59,6 +59,12 @@ class TextRedactor:
             return text  # the common case, without building fragment lists
         return self._settle([text], text, matches, workspace_id, tally)[0]
 
+    def redact_found(
+        self, text: str, matches: list[Match], workspace_id: str, tally: Tally | None = None
+    ) -> str:
+        """`redact(text)` when `matches` is already `find(text)` (the body screen found them)."""
+        return self._settle([text], text, matches, workspace_id, tally)[0]
+
     def redact_fragments(
         self, fragments: Sequence[str], workspace_id: str, tally: Tally | None = None
     ) -> list[str]:

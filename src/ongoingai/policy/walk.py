@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TypeAlias
 
+from ongoingai.policy.detectors import Match
 from ongoingai.policy.placeholders import Placeholders
 from ongoingai.policy.result import Tally
 from ongoingai.policy.rules import FieldRules, PathRules, render_path
@@ -73,9 +74,15 @@ class JsonRedactor:
         )
 
     def redact(
-        self, root: Any, workspace_id: str, tally: Tally, skip: Skip = frozenset()
+        self,
+        root: Any,
+        workspace_id: str,
+        tally: Tally,
+        skip: Skip = frozenset(),
+        suspects: dict[str, list[Match]] | None = None,
     ) -> tuple[Any, bool]:
-        """(new root, changed). Containers are modified in place."""
+        """(new root, changed). Containers are modified in place. `suspects`: when given, the only strings
+        the detectors would change, with their matches (`Screen.triage`); the others are left unasked."""
         if isinstance(root, str):
             new = self._text.redact(root, workspace_id, tally)
             if new != root:
@@ -107,7 +114,12 @@ class JsonRedactor:
                     changed = True
                     tally.add_path(self.render(child, workspace_id))
             elif isinstance(value, str):
-                new = self._text.redact(value, workspace_id, tally)
+                if suspects is None:
+                    new = self._text.redact(value, workspace_id, tally)
+                elif value in suspects:
+                    new = self._text.redact_found(value, suspects[value], workspace_id, tally)
+                else:
+                    continue
                 if new != value:
                     node[key] = new
                     changed = True

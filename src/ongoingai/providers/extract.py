@@ -8,14 +8,14 @@ total is max(last non-zero payload total, input + output).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import orjson
 
 from ongoingai.providers import anthropic, openai
 from ongoingai.providers.fields import Json, get_map, get_str
-from ongoingai.providers.sse import SsePayloads
+from ongoingai.providers.sse import SsePayloads, parse_sse_payloads
 from ongoingai.providers.usage import Usage
 
 UsageReader = Callable[[Json], Usage]
@@ -29,15 +29,27 @@ def reader_for(provider: str) -> UsageReader:
     return READERS.get(provider.strip().lower(), openai.read_usage)
 
 
-def extract_usage(provider: str, request_body: bytes, response_body: bytes, *, streaming: bool) -> Usage:
-    """Model and token counts of one exchange; `model` is "" when nothing named one."""
+def extract_usage(
+    provider: str,
+    request_body: bytes,
+    response_body: bytes,
+    *,
+    streaming: bool,
+    stream_payloads: Iterable[Json] | None = None,
+) -> Usage:
+    """Model and token counts of one exchange; `model` is "" when nothing named one.
+
+    `stream_payloads`: the stream's payloads when the caller has parsed them already
+    (`sse.parse_stream`), so that the body is not split and parsed a second time.
+    """
     if streaming:
-        parser = StreamUsageParser(provider)
-        parser.feed(response_body)
-        usage = parser.finish()
+        usage = stream_usage(
+            provider, parse_sse_payloads(response_body) if stream_payloads is None else stream_payloads
+        )
     else:
         usage = response_usage(provider, response_body)
-    return replace(usage, model=request_model(request_body) or usage.model)
+    model = request_model(request_body)
+    return replace(usage, model=model) if model else usage
 
 
 def request_model(body: bytes) -> str:
@@ -56,11 +68,12 @@ def payload_model(payload: Json) -> str:
 
 def payload_usage(payload: Json) -> Json | None:
     """`usage`, else `message.usage`, else `response.usage` (Responses API `response.completed`)."""
-    return (
-        get_map(payload, "usage")
-        or get_map(get_map(payload, "message"), "usage")
-        or get_map(get_map(payload, "response"), "usage")
-    )
+    usage = get_map(payload, "usage")
+    if usage:
+        return usage
+    if "message" not in payload and "response" not in payload:
+        return None  # what the lookups below would find: most stream events carry neither
+    return get_map(get_map(payload, "message"), "usage") or get_map(get_map(payload, "response"), "usage")
 
 
 def response_usage(provider: str, body: bytes) -> Usage:
@@ -87,6 +100,9 @@ class UsageAccumulator:
 
     def add(self, model: str, counts: Usage) -> None:
         self.model = self.model or model
+        self.add_counts(counts)
+
+    def add_counts(self, counts: Usage) -> None:
         self.input_tokens = counts.input_tokens or self.input_tokens
         self.output_tokens = counts.output_tokens or self.output_tokens
         self.payload_total = counts.total_tokens or self.payload_total
@@ -123,10 +139,26 @@ class StreamUsageParser:
         self._add(self._payloads.finish())
         return self._acc.result()
 
-    def _add(self, payloads: list[Json]) -> None:
-        for payload in payloads:
-            usage = payload_usage(payload)
-            self._acc.add(payload_model(payload), self._read(usage) if usage is not None else Usage())
+    def _add(self, payloads: Iterable[Json]) -> None:
+        _accumulate(self._acc, self._read, payloads)
+
+
+def stream_usage(provider: str, payloads: Iterable[Json]) -> Usage:
+    """Usage of a whole stream's payloads, in order."""
+    acc = UsageAccumulator()
+    _accumulate(acc, reader_for(provider), payloads)
+    return acc.result()
+
+
+def _accumulate(acc: UsageAccumulator, read: UsageReader, payloads: Iterable[Json]) -> None:
+    # `add(model, Usage())` for a payload without usage would change nothing but an empty model, and
+    # the first model named is kept: most events of a stream need neither the reader nor the model.
+    for payload in payloads:
+        if not acc.model:
+            acc.model = payload_model(payload)
+        usage = payload_usage(payload)
+        if usage is not None:
+            acc.add_counts(read(usage))
 
 
 def _json_object(body: bytes) -> Json | None:

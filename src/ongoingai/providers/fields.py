@@ -13,6 +13,11 @@ def get_map(obj: Json | None, key: str) -> Json | None:
     if obj is None:
         return None
     value = obj.get(key)
+    # Parsed JSON holds plain dicts: spare the ABC check (the usage scan calls this per stream event).
+    if type(value) is dict:
+        return value
+    if value is None:
+        return None
     return value if isinstance(value, Mapping) else None
 
 

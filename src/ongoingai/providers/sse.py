@@ -76,22 +76,32 @@ class SseSplitter:
         return events
 
 
-def payloads_of(event: SseEvent) -> list[Json]:
+def payloads_of(event: SseEvent, parsed: dict[str, Json] | None = None) -> list[Json]:
     """The JSON objects an event carries: normally one; none for `[DONE]`, empty or non-object data.
 
     When joined multi-line data is not one object, each line is tried on its own: the original gateway
-    read every `data:` line as a separate payload, and some servers stream that way.
+    read every `data:` line as a separate payload, and some servers stream that way. `parsed`, when
+    given, receives each object under the exact text it was parsed from (see `ParsedStream`).
     """
     text = event.data.strip()
     if not text or text == DONE:
         return []
     whole = _json_object(text)
     if whole is not None:
+        if parsed is not None:
+            parsed[text] = whole
         return [whole]
     if "\n" not in text:
         return []
-    found = (_json_object(line.strip()) for line in text.split("\n"))
-    return [obj for obj in found if obj is not None]
+    found: list[Json] = []
+    for line in text.split("\n"):
+        piece = line.strip()
+        obj = _json_object(piece)
+        if obj is not None:
+            found.append(obj)
+            if parsed is not None:
+                parsed[piece] = obj
+    return found
 
 
 def _json_object(text: str) -> Json | None:
@@ -126,3 +136,23 @@ def parse_sse_events(body: bytes) -> list[SseEvent]:
 def parse_sse_payloads(body: bytes) -> list[Json]:
     """Every JSON object payload of a whole buffered stream, in order."""
     return [p for event in parse_sse_events(body) for p in payloads_of(event)]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedStream:
+    """A whole buffered stream, split and JSON-parsed once for every reader of it.
+
+    `payloads` is what `parse_sse_payloads` returns. `objects` maps each text that was parsed to the
+    object orjson read from it (`objects[t] == orjson.loads(t)`, always a dict): the storage redactor
+    meets the same payload texts on its `data:` lines and looks them up instead of parsing them again.
+    The objects are shared, so readers must not change them.
+    """
+
+    payloads: list[Json]
+    objects: dict[str, Json]
+
+
+def parse_stream(body: bytes) -> ParsedStream:
+    objects: dict[str, Json] = {}
+    payloads = [p for event in parse_sse_events(body) for p in payloads_of(event, objects)]
+    return ParsedStream(payloads, objects)

@@ -1,8 +1,9 @@
 """Analytics filters, result records and the usage/cost series (http-api.md §8), shared by API and CLI.
 
 Totals per provider, model and key live in `analytics_totals.py`, latency and errors in
-`analytics_latency.py`. Every query is one aggregate over the filtered `traces` rows (index range on
-`timestamp`, or on `org_id, workspace_id, timestamp` when scoped); Python only shapes grouped rows.
+`analytics_latency.py`. Whole days and hours are read from the rollups and the partial hours at a range's
+edges from `traces` (rollup_reads.py); the raw queries here serve those edges and whatever the rollup
+cannot answer. Python only adds up and shapes grouped rows.
 Averages are computed here from SQL sums and counts so both backends give identical floats. Text
 ordering uses byte order on both backends (`COLLATE "C"` on Postgres), so ties break the same way.
 """
@@ -17,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ongoingai.query import rollup_reads
 from ongoingai.query.buckets import Bucket, bucket_expression
 from ongoingai.query.traces import TenantScope
 from ongoingai.store.tables import traces
@@ -261,20 +263,63 @@ def _series_query(
     )
 
 
+# Series value name → the `traces` column it sums.
+_SERIES_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
+    "input_tokens": c.input_tokens,
+    "output_tokens": c.output_tokens,
+    "total_tokens": c.total_tokens,
+    "total_cost_usd": c.estimated_cost_usd,
+}
+SeriesRow = dict[str, Any]
+
+
+async def raw_series_rows(
+    conn: AsyncConnection, f: AnalyticsFilter, group_by: GroupBy | None, bucket: Bucket, values: list[str]
+) -> list[SeriesRow]:
+    """Series rows (`bucket_start`, `grp`, `request_count`, `values`) from `traces` alone."""
+    columns = [_SERIES_COLUMNS[name].label(name) for name in values]
+    query = _series_query(f, group_by, bucket, conn.dialect.name, *columns)
+    return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+
+def _add_series(
+    into: dict[tuple[datetime, str], SeriesRow], rows: list[SeriesRow], values: list[str]
+) -> None:
+    for row in rows:
+        key = (row["bucket_start"], row["grp"])
+        got = into.setdefault(key, {"bucket_start": key[0], "grp": key[1], "request_count": 0})
+        got["request_count"] += as_int(row["request_count"])
+        for name in values:
+            number = as_float if name == "total_cost_usd" else as_int
+            got[name] = got.get(name, 0) + number(row[name])
+
+
+async def series_rows(
+    conn: AsyncConnection, f: AnalyticsFilter, group_by: GroupBy | None, bucket: Bucket, values: list[str]
+) -> list[SeriesRow]:
+    """Series rows from the rollups plus the raw partial hours (rollup_reads.py), bucket ASC then group
+    ASC; from raw rows alone when the rollups cannot answer the grouping.
+    """
+    group = None if group_by is None else group_by.value
+    if not rollup_reads.answers(group):
+        return await raw_series_rows(conn, f, group_by, bucket, values)
+    merged: dict[tuple[datetime, str], SeriesRow] = {}
+    for piece in rollup_reads.pieces(f.since, f.until, rollup_reads.levels_for(bucket)):
+        if piece.table is None:
+            rows = await raw_series_rows(conn, rollup_reads.raw_filter(f, piece), group_by, bucket, values)
+        else:
+            query = rollup_reads.series_query(f, piece, group, bucket, conn.dialect.name, values)
+            rows = [dict(row) for row in (await conn.execute(query)).mappings()]
+        _add_series(merged, rows, values)
+    # Python's str order is code-point order, the same as SQLite's BINARY and Postgres's "C" collation.
+    return [merged[key] for key in sorted(merged)]
+
+
 async def usage_series(
     conn: AsyncConnection, f: AnalyticsFilter, group_by: GroupBy | None, bucket: Bucket
 ) -> Series:
     """Token sums per bucket (and group), bucket ASC then group ASC (raises like `usage_summary`)."""
-    query = _series_query(
-        f,
-        group_by,
-        bucket,
-        conn.dialect.name,
-        c.input_tokens.label("input_tokens"),
-        c.output_tokens.label("output_tokens"),
-        c.total_tokens.label("total_tokens"),
-    )
-    rows = (await conn.execute(query)).mappings().all()
+    rows = await series_rows(conn, f, group_by, bucket, ["input_tokens", "output_tokens", "total_tokens"])
     items = [
         UsagePoint(
             r["bucket_start"],
@@ -292,12 +337,8 @@ async def cost_series(
     conn: AsyncConnection, f: AnalyticsFilter, group_by: GroupBy | None, bucket: Bucket
 ) -> Series:
     """Cost sum, request count and average cost per bucket (and group) (raises like `usage_summary`)."""
-    query = _series_query(
-        f, group_by, bucket, conn.dialect.name, c.estimated_cost_usd.label("total_cost_usd")
-    )
-    rows = (await conn.execute(query)).mappings().all()
     items = []
-    for r in rows:
+    for r in await series_rows(conn, f, group_by, bucket, ["total_cost_usd"]):
         count = as_int(r["request_count"])
         total = as_float(r["total_cost_usd"])
         items.append(CostPoint(r["bucket_start"], r["grp"], total, count, average(total, count)))

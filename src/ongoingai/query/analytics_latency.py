@@ -4,7 +4,8 @@ Latency percentiles need ordered values, but never all of them: one query number
 in SQL (`ROW_NUMBER() OVER (PARTITION BY group ORDER BY latency)`) and returns only the rows at the
 positions min, max and the interpolated percentiles read — at most 8 per group, whatever the row count —
 with the group's count and sum from window aggregates. Interpolation is then exact integer arithmetic
-(percentiles.py). Order everywhere: count DESC, then group ASC (DEVIATIONS.md "Latency group order").
+(percentiles.py). Error counts come from the rollups plus the raw partial hours (rollup_reads.py),
+except per route. Order everywhere: count DESC, then group ASC (DEVIATIONS.md "Latency group order").
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ongoingai.query.analytics import AnalyticsFilter, GroupBy, conditions, group_expression, text_asc
+from ongoingai.query import rollup_reads
+from ongoingai.query.analytics import AnalyticsFilter, GroupBy, conditions, group_expression
 from ongoingai.query.percentiles import PERCENTILES, interpolate
 from ongoingai.store.tables import traces
 
@@ -125,25 +127,58 @@ async def latency_stats(conn: AsyncConnection, f: AnalyticsFilter, group_by: Gro
     return GroupedStats(group_by, [g.stats(name) for name, g in ordered])
 
 
+ErrorRow = tuple[str, int, int, int]  # group, total, 4xx, 5xx
+
+
+async def raw_error_rows(
+    conn: AsyncConnection, f: AnalyticsFilter, group_by: GroupBy | None
+) -> list[ErrorRow]:
+    """Totals, 4xx and 5xx per group from `traces` alone (one row when ungrouped)."""
+    grp = group_expression(group_by).label("grp")
+    status = sa.func.coalesce(c.response_status, 0)
+    query = sa.select(
+        grp,
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(sa.case((status.between(400, 499), 1), else_=0)), 0),
+        sa.func.coalesce(sa.func.sum(sa.case((status >= 500, 1), else_=0)), 0),
+    ).where(*conditions(f))
+    if group_by is not None:
+        query = query.group_by(grp)
+    return [
+        (name or "", int(n), int(e4 or 0), int(e5 or 0))
+        for name, n, e4, e5 in (await conn.execute(query)).all()
+    ]
+
+
+async def error_rows(conn: AsyncConnection, f: AnalyticsFilter, group_by: GroupBy | None) -> list[ErrorRow]:
+    """`raw_error_rows` answered from the rollups plus the raw partial hours where they can be."""
+    group = None if group_by is None else group_by.value
+    if not rollup_reads.answers(group):
+        return await raw_error_rows(conn, f, group_by)
+    parts: list[ErrorRow] = []
+    for piece in rollup_reads.pieces(f.since, f.until, rollup_reads.levels_for(None)):
+        if piece.table is None:
+            parts += await raw_error_rows(conn, rollup_reads.raw_filter(f, piece), group_by)
+        else:
+            rows = (await conn.execute(rollup_reads.errors_query(f, piece, group))).all()
+            parts += [(name or "", int(n or 0), int(e4 or 0), int(e5 or 0)) for name, n, e4, e5 in rows]
+    merged: dict[str, list[int]] = {}
+    for name, n, e4, e5 in parts:
+        sums = merged.setdefault(name, [0, 0, 0])
+        sums[0], sums[1], sums[2] = sums[0] + n, sums[1] + e4, sums[2] + e5
+    return [(name, n, e4, e5) for name, (n, e4, e5) in merged.items()]
+
+
 async def error_stats(conn: AsyncConnection, f: AnalyticsFilter, group_by: GroupBy | None) -> GroupedStats:
     """Totals, 4xx (400–499), 5xx (≥ 500) and error rate per group: total DESC, group ASC.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the store failed (API: `500 failed to read analytics`).
     """
-    grp = group_expression(group_by).label("grp")
-    status = sa.func.coalesce(c.response_status, 0)
-    total = sa.func.count().label("total")
-    query = sa.select(
-        grp,
-        total,
-        sa.func.coalesce(sa.func.sum(sa.case((status.between(400, 499), 1), else_=0)), 0),
-        sa.func.coalesce(sa.func.sum(sa.case((status >= 500, 1), else_=0)), 0),
-    ).where(*conditions(f))
-    if group_by is not None:
-        query = query.group_by(grp).order_by(total.desc(), text_asc(grp, conn.dialect.name))
-    items = []
-    for name, n, e4, e5 in (await conn.execute(query)).all():
-        count, e4, e5 = int(n), int(e4 or 0), int(e5 or 0)
-        items.append(ErrorStats(name or "", count, e4, e5, (e4 + e5) / count if count else 0.0))
+    rows = await error_rows(conn, f, group_by)
+    # Code-point order, the same as SQL's `COLLATE "C"` (DEVIATIONS.md "Latency group order").
+    items = [
+        ErrorStats(name, n, e4, e5, (e4 + e5) / n if n else 0.0)
+        for name, n, e4, e5 in sorted(rows, key=lambda row: (-row[1], row[0]))
+    ]
     return GroupedStats(group_by, items)

@@ -1,7 +1,8 @@
 """Totals per provider, model and API key, and the summary (http-api.md §8), from one grouped query.
 
-A single GROUP BY (provider, model, api_key_hash) over the filtered traces — the "cube" — carries every
-sum these answers need; providers, models, keys, the usage and cost summaries and `/summary` are all
+A single GROUP BY (provider, model, api_key_hash) — the "cube", read from the rollups for whole days and
+hours and from `traces` for the partial hours at a range's edges (rollup_reads.py) — carries every sum
+these answers need; providers, models, keys, the usage and cost summaries and `/summary` are all
 added up from it here. One scan of the table instead of three for `/summary` and `report`, and every
 answer is the same arithmetic over the same rows, so `/summary`, `/models`, `/keys` and `report` agree to
 the last bit. The cube has one row per distinct (provider, model, key hash): a few thousand at most in
@@ -13,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ongoingai.query import rollup_reads
 from ongoingai.query.analytics import (
     AnalyticsFilter,
     CostSummary,
@@ -51,12 +54,27 @@ class CubeRow:
     last_created_at: datetime | None
 
 
-async def usage_cube(conn: AsyncConnection, f: AnalyticsFilter) -> list[CubeRow]:
-    """Sums per (provider, model, api_key_hash) over the filtered traces, sorted by those three.
+def _cube_rows(rows: Iterable[Any]) -> list[CubeRow]:
+    return [
+        CubeRow(
+            p,
+            m,
+            k,
+            as_int(n),
+            as_int(i),
+            as_int(o),
+            as_int(t),
+            as_float(cost),
+            as_int(lat),
+            as_int(ttft),
+            last,
+        )
+        for p, m, k, n, i, o, t, cost, lat, ttft, last in rows
+    ]
 
-    Raises:
-        sqlalchemy.exc.SQLAlchemyError: the store failed (API: `500 failed to read analytics`).
-    """
+
+async def raw_usage_cube(conn: AsyncConnection, f: AnalyticsFilter) -> list[CubeRow]:
+    """The cube from `traces` alone (unsorted): the partial hours of `usage_cube`, and the reference."""
     empty: sa.ColumnElement[str] = sa.literal_column("''")
     provider = sa.func.coalesce(c.provider, empty).label("provider")
     key = sa.func.coalesce(c.api_key_hash, empty).label("api_key_hash")
@@ -77,24 +95,56 @@ async def usage_cube(conn: AsyncConnection, f: AnalyticsFilter) -> list[CubeRow]
         .where(*conditions(f))
         .group_by(provider, c.model, key)
     )
-    rows = [
-        CubeRow(
-            p,
-            m,
-            k,
-            as_int(n),
-            as_int(i),
-            as_int(o),
-            as_int(t),
-            as_float(cost),
-            as_int(lat),
-            as_int(ttft),
-            last,
-        )
-        for p, m, k, n, i, o, t, cost, lat, ttft, last in (await conn.execute(query)).all()
-    ]
+    return _cube_rows((await conn.execute(query)).all())
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+def merge_cube(parts: Iterable[list[CubeRow]]) -> list[CubeRow]:
+    """Cube rows with the same (provider, model, key hash) added up, sorted by those three."""
+    merged: dict[tuple[str, str, str], CubeRow] = {}
+    for part in parts:
+        for row in part:
+            key = (row.provider, row.model, row.api_key_hash)
+            got = merged.get(key)
+            merged[key] = (
+                row
+                if got is None
+                else CubeRow(
+                    *key,
+                    got.request_count + row.request_count,
+                    got.input_tokens + row.input_tokens,
+                    got.output_tokens + row.output_tokens,
+                    got.total_tokens + row.total_tokens,
+                    got.cost_usd + row.cost_usd,
+                    got.latency_ms + row.latency_ms,
+                    got.ttft_ms + row.ttft_ms,
+                    _later(got.last_created_at, row.last_created_at),
+                )
+            )
     # Python's str order is code-point order: SQLite's BINARY and Postgres's "C" collation agree with it.
-    return sorted(rows, key=lambda r: (r.provider, r.model, r.api_key_hash))
+    return [merged[key] for key in sorted(merged)]
+
+
+async def usage_cube(conn: AsyncConnection, f: AnalyticsFilter) -> list[CubeRow]:
+    """Sums per (provider, model, api_key_hash) over the filtered traces, sorted by those three.
+
+    Whole days and hours come from the rollups, the partial hours at the range's edges from `traces`.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the store failed (API: `500 failed to read analytics`).
+    """
+    parts = []
+    for piece in rollup_reads.pieces(f.since, f.until, rollup_reads.levels_for(None)):
+        if piece.table is None:
+            parts.append(await raw_usage_cube(conn, rollup_reads.raw_filter(f, piece)))
+        else:
+            parts.append(_cube_rows((await conn.execute(rollup_reads.cube_query(f, piece))).all()))
+    return merge_cube(parts)
 
 
 def _grouped(rows: Iterable[CubeRow], key: Callable[[CubeRow], Hashable]) -> dict[Hashable, list[CubeRow]]:

@@ -1,8 +1,8 @@
 """Audit-record reads for `GET /api/audit` (DEVIATIONS.md "Audit records"): filters, newest first, cursor.
 
-Scoped reads add `org_id = ? AND workspace_id = ?` and run in a transaction confined to that tenant,
-so on Postgres row-level security backs up the filter. The cursor has the trace list's form
-(`<created_at>|<id>`, unpadded base64url).
+Scoped reads add `org_id = ? AND workspace_id = ?`; the API runs them on its tenant-confined
+connection (`api.context.read_connection`), so on Postgres row-level security backs up the filter.
+The cursor has the trace list's form (`<created_at>|<id>`, unpadded base64url).
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ongoingai.query.cursor import Cursor, encode_cursor
 from ongoingai.query.traces import TenantScope
 from ongoingai.store.auth_tables import audit_events
 from ongoingai.store.columns import UtcDateTime
-from ongoingai.store.tenancy import scoped_begin
 
 DEFAULT_AUDIT_LIMIT = 50
 MAX_AUDIT_LIMIT = 200
@@ -93,7 +92,7 @@ def _row(row: Any) -> AuditRow:
     )
 
 
-async def list_audit_events(engine: AsyncEngine, f: AuditFilter) -> AuditPage:
+async def list_audit_events(conn: AsyncConnection, f: AuditFilter) -> AuditPage:
     """One page of audit records matching `f`, ordered `created_at` DESC, `id` DESC.
 
     Raises:
@@ -106,9 +105,7 @@ async def list_audit_events(engine: AsyncEngine, f: AuditFilter) -> AuditPage:
         .order_by(c.created_at.desc(), c.id.desc())
         .limit(f.limit + 1)
     )
-    org, workspace = (f.scope.org_id, f.scope.workspace_id) if f.scope is not None else ("", "")
-    async with scoped_begin(engine, org, workspace) as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = (await conn.execute(query)).mappings().all()
     items = [_row(r) for r in rows[: f.limit]]
     if len(rows) <= f.limit or not items:
         return AuditPage(items)

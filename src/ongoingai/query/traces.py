@@ -8,7 +8,7 @@ tenant reads exactly like a missing one (auth-and-tenancy.md §8).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -97,19 +97,80 @@ def _conditions(f: TraceFilter) -> list[sa.ColumnElement[bool]]:
     return out
 
 
+def list_query(f: TraceFilter) -> sa.Select[Any]:
+    """The page query of `list_traces` walking `created_at` newest first (limit + 1 rows, to know whether
+    a next page exists): each equality filter has a `(column, created_at, id)` index to walk.
+    """
+    return (
+        sa.select(*_SUMMARY_COLUMNS)
+        .where(*_conditions(f))
+        .order_by(traces.c.created_at.desc(), traces.c.id.desc())
+        .limit(f.limit + 1)
+    )
+
+
+def range_sorted_query(f: TraceFilter) -> sa.Select[Any]:
+    """The same page, found by sorting the `timestamp` range instead of walking `created_at`.
+
+    The range's (id, created_at) pairs come from the covering index (timestamp, created_at, id) without
+    touching the table, are materialised (so neither planner turns it back into a `created_at` walk),
+    the newest limit + 1 are kept, and only those rows are read.
+    """
+    c = traces.c
+    in_range = (
+        sa.select(c.id, c.created_at).where(*_conditions(f)).cte("in_range").prefix_with("MATERIALIZED")
+    )
+    newest = (
+        sa.select(in_range.c.id)
+        .order_by(in_range.c.created_at.desc(), in_range.c.id.desc())
+        .limit(f.limit + 1)
+    )
+    return sa.select(*_SUMMARY_COLUMNS).where(c.id.in_(newest)).order_by(c.created_at.desc(), c.id.desc())
+
+
+def _time_led(f: TraceFilter) -> bool:
+    """A time range is the only row filter (tenant and cursor aside)."""
+    others = (f.provider, f.model, f.api_key_hash, f.trace_group_id, f.thread_id, f.run_id)
+    if any(others) or f.status is not None or f.min_tokens > 0 or f.max_tokens > 0:
+        return False
+    return f.since is not None or f.until is not None
+
+
+async def _range_is_smaller(conn: AsyncConnection, f: TraceFilter) -> bool:
+    """Whether fewer rows lie in the `timestamp` range than after it, taking traffic as even in time.
+
+    Walking `created_at` (which follows `timestamp` closely: both are set at capture) costs about the
+    rows newer than the range; sorting the range costs the rows in it. An empty range sorts at once,
+    where the walk would read the whole table. Two index probes (min and max) decide.
+    """
+    c = traces.c
+    bounds = sa.select(
+        sa.select(sa.func.min(c.timestamp)).scalar_subquery(),
+        sa.select(sa.func.max(c.timestamp)).scalar_subquery(),
+    )
+    oldest, newest = (await conn.execute(bounds)).one()
+    if oldest is None or newest is None:
+        return False
+    start = max(f.since or oldest, oldest)
+    end = min(f.until or newest, newest)
+    inside = max(end - start, timedelta(0))
+    return bool(inside <= newest - end)
+
+
+async def page_query(conn: AsyncConnection, f: TraceFilter) -> sa.Select[Any]:
+    """The cheaper of `list_query` and `range_sorted_query` for `f` (both return the same rows)."""
+    if _time_led(f) and await _range_is_smaller(conn, f):
+        return range_sorted_query(f)
+    return list_query(f)
+
+
 async def list_traces(conn: AsyncConnection, f: TraceFilter) -> TracePage:
     """One page of trace summaries matching `f`, ordered `created_at` DESC, `id` DESC.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the store failed (the API answers `500 failed to query traces`).
     """
-    query = (
-        sa.select(*_SUMMARY_COLUMNS)
-        .where(*_conditions(f))
-        .order_by(traces.c.created_at.desc(), traces.c.id.desc())
-        .limit(f.limit + 1)
-    )
-    rows = (await conn.execute(query)).mappings().all()
+    rows = (await conn.execute(await page_query(conn, f))).mappings().all()
     items = [record_from_row({**_OMITTED, **row}) for row in rows[: f.limit]]
     if len(rows) <= f.limit or not items:
         return TracePage(items)

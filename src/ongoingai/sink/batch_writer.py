@@ -105,7 +105,14 @@ class BatchWriter:
         if self._store is None:
             raise ValueError("BatchWriter.start needs a trace store")
         if self._journal is not None:
-            self._replayer = Replayer(self._store, self._journal, self.counters, self._drop, *self._retry)
+            self._replayer = Replayer(
+                self._store,
+                self._journal,
+                self.counters,
+                self._drop,
+                *self._retry,
+                written=lambda rows: self.telemetry.written(rows),  # replayed rows count as written
+            )
             await asyncio.to_thread(self._journal.open)
             if self._journal.depth and self._replayer is not None:
                 logger.info(

@@ -14,7 +14,8 @@ import orjson
 
 from ongoingai.traces import TraceRecord
 
-_FIELDS = tuple(f.name for f in fields(TraceRecord))
+# `undecodable_json` exists only on records read back from a store; capture never sets it.
+_FIELDS = tuple(f.name for f in fields(TraceRecord) if f.name != "undecodable_json")
 _TIMES = ("timestamp", "created_at")
 
 

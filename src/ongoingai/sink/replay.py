@@ -3,7 +3,8 @@
 One task at a time, started when something is spilled (or at start when a previous run left a
 journal). A failed attempt waits (doubling from `retry_initial_s` up to `retry_max_s`) and retries the
 same batch; replays are idempotent inserts, so a batch whose commit landed but whose answer was lost
-is not stored twice. A batch leaves the journal only after the store has it.
+is not stored twice. A batch leaves the journal only after the store has it. Rows each attempt persists
+are reported to `written` (the writer's `ongoingai.trace.written_total`), like the writer's own batches.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 SPILLABLE_CLASSES = frozenset({"connection", "timeout", "contention"})
 
 DropFn = Callable[[Sequence[TraceRecord], str, str, str], None]
+WrittenFn = Callable[[int], None]
 
 
 class Replayer:
@@ -34,8 +36,11 @@ class Replayer:
         drop: DropFn,
         retry_initial_s: float,
         retry_max_s: float,
+        *,
+        written: WrittenFn,
     ) -> None:
         self._store = store
+        self._written = written
         self._journal = journal
         self._counters = counters
         self._drop = drop
@@ -101,6 +106,10 @@ class Replayer:
 
     async def _settle(self, entry: JournalEntry, result: WriteResultView) -> bool:
         """Count the attempt; True (and the batch leaves the journal) unless the store is still away."""
+        if result.written:
+            # Rows this attempt persisted, even if the batch stays journalled: the idempotent retry
+            # skips them, so they would otherwise never be counted.
+            self._written(result.written)
         for failure in result.failures:
             self._counters.failures_by_class[failure.error_class] += len(failure.records)
         if any(f.error_class in SPILLABLE_CLASSES for f in result.failures):

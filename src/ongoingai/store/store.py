@@ -19,7 +19,8 @@ from ongoingai.config import Settings
 from ongoingai.store import migrate as migrations
 from ongoingai.store.engine import CONNECT_TIMEOUT_S, create_engine_for, warm_pool
 from ongoingai.store.errors import StoreUnavailable
-from ongoingai.store.writes import DRIVER_ERRORS, WriteResult, write_records
+from ongoingai.store.sqlite_writer import SqliteInserter
+from ongoingai.store.writes import DRIVER_ERRORS, Inserter, PostgresInserter, WriteResult, write_records
 from ongoingai.traces import TraceRecord
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,15 @@ class SqlTraceStore:
         self.engine = engine
         self.driver = driver
         self.path = path
-        # SQLite allows one writer at a time: serialise ours, retry against other processes.
+        self._sqlite: SqliteInserter | None = None
+        self._insert: Inserter
+        if driver == "sqlite":
+            self._sqlite = SqliteInserter(path or str(engine.url.database))
+            self._insert = self._sqlite
+        else:
+            self._insert = PostgresInserter(engine)
+        # SQLite allows one writer at a time: serialise ours (a batch with its retries and one-by-one
+        # fallback, against the journal replay), retry against other processes.
         self._write_lock = asyncio.Lock() if driver == "sqlite" else None
 
     async def write_batch(self, records: Sequence[TraceRecord], *, idempotent: bool = False) -> WriteResult:
@@ -41,9 +50,9 @@ class SqlTraceStore:
         `idempotent=True` skips records whose id is already stored (used when replaying the spill journal).
         """
         if self._write_lock is None:
-            return await write_records(self.engine, records, idempotent=idempotent)
+            return await write_records(self._insert, records, idempotent=idempotent)
         async with self._write_lock:
-            return await write_records(self.engine, records, idempotent=idempotent)
+            return await write_records(self._insert, records, idempotent=idempotent)
 
     def connect(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """A read connection for `query/` functions."""
@@ -77,6 +86,8 @@ class SqlTraceStore:
             return 0
 
     async def close(self) -> None:
+        if self._sqlite is not None:
+            await self._sqlite.close()
         await self.engine.dispose()
 
 

@@ -82,5 +82,47 @@ INDEXES: tuple[sa.Index, ...] = (
         traces.c.timestamp,
     ),
     sa.Index("idx_traces_total_tokens", traces.c.total_tokens),
+    # Migration 0004: covers a time-range page sorted by (created_at, id) without reading the table.
+    sa.Index("idx_traces_timestamp_created_at_id", traces.c.timestamp, *_NEWEST_FIRST),
     *_by_column_indexes(),
 )
+
+# Sums of `traces` per UTC hour (and per UTC day) and per tenant, provider, model, provider credential and
+# gateway key (migration 0004), kept by the writer in each insert's transaction (store/rollup.py).
+# Analytics read whole days from the daily table, whole hours from the hourly one and only the partial
+# hours at a range's edges from `traces`. Empty key hash / key id are stored as ''.
+ROLLUP_KEY = (
+    "bucket_start",
+    "org_id",
+    "workspace_id",
+    "provider",
+    "model",
+    "api_key_hash",
+    "gateway_key_id",
+)
+
+
+def _rollup_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        *(
+            sa.Column(key, UtcDateTime() if key == "bucket_start" else sa.Text, primary_key=True)
+            for key in ROLLUP_KEY
+        ),
+        sa.Column("request_count", sa.BigInteger, nullable=False),
+        sa.Column("input_tokens", sa.BigInteger, nullable=False),
+        sa.Column("output_tokens", sa.BigInteger, nullable=False),
+        sa.Column("total_tokens", sa.BigInteger, nullable=False),
+        sa.Column("cost_usd", sa.Float, nullable=False),
+        sa.Column("latency_ms_sum", sa.BigInteger, nullable=False),
+        sa.Column("ttft_ms_sum", sa.BigInteger, nullable=False),
+        sa.Column("error_4xx", sa.BigInteger, nullable=False),
+        sa.Column("error_5xx", sa.BigInteger, nullable=False),
+        sa.Column("last_created_at", UtcDateTime(), nullable=False),
+        sa.Index(f"idx_{name}_org_workspace_bucket", "org_id", "workspace_id", "bucket_start"),
+    )
+
+
+trace_rollups_hourly = _rollup_table("trace_rollups_hourly")
+trace_rollups_daily = _rollup_table("trace_rollups_daily")

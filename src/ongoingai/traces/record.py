@@ -39,6 +39,10 @@ class TraceRecord:
     estimated_cost_usd: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+    # Read side only, never written: stored JSON columns that did not decode to an object, by column name,
+    # as the stored text, so that trace detail can show them (http-api.md §6: headers are the "raw string
+    # if invalid") instead of reading as absent.
+    undecodable_json: dict[str, str] = field(default_factory=dict)
 
     @property
     def lineage_thread_id(self) -> str | None:

@@ -1,0 +1,208 @@
+"""Keep the trace rollups in step with `traces`: batched upserts in the insert's own transaction.
+
+The writer calls `add_to_rollups(conn, rows)` (`add_to_rollups_sqlite` on its plain sqlite3 connection)
+with the column values it inserts (`rows.row_from_record`), before the INSERT and inside the same
+transaction, so a trace and its share of the sums commit or roll back together. The batch is summed in
+Python first: one upsert row per distinct (hour or day, tenant, provider, model, key hash, key id) in each
+of the hourly and daily tables, never one per trace. Rows are upserted in key order so that two writers
+touching the same buckets lock them in the same order (no deadlock on Postgres).
+
+Replayed journal batches (`skip_stored=True`) may hold traces that already committed, whose INSERT will be
+skipped by `ON CONFLICT DO NOTHING`: those ids are looked up first and left out of the sums, as are
+repeats of an id within the batch, so a replay never counts a trace twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ongoingai.store.columns import format_sqlite_time, to_utc
+from ongoingai.store.tables import ROLLUP_KEY, trace_rollups_daily, trace_rollups_hourly, traces
+
+RollupKey = tuple[datetime, str, str, str, str, str, str]
+_ADDED = (
+    "request_count",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost_usd",
+    "latency_ms_sum",
+    "ttft_ms_sum",
+    "error_4xx",
+    "error_5xx",
+)
+_COLUMNS = (*ROLLUP_KEY, *_ADDED, "last_created_at")
+_ID_LOOKUP_CHUNK = 500  # well under SQLite's bound-parameter limit
+
+
+@dataclass(slots=True)
+class Cell:
+    """The sums of one rollup row contributed by one batch."""
+
+    request_count: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms_sum: int = 0
+    ttft_ms_sum: int = 0
+    error_4xx: int = 0
+    error_5xx: int = 0
+    last_created_at: datetime | None = None
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        status = row["response_status"] or 0
+        self.request_count += 1
+        self.input_tokens += row["input_tokens"] or 0
+        self.output_tokens += row["output_tokens"] or 0
+        self.total_tokens += row["total_tokens"] or 0
+        self.cost_usd += row["estimated_cost_usd"] or 0.0
+        self.latency_ms_sum += row["latency_ms"] or 0
+        self.ttft_ms_sum += row["time_to_first_token_ms"] or 0
+        # http-api.md §8 "Errors": 4xx = 400–499, 5xx = ≥ 500.
+        self.error_4xx += 400 <= status <= 499
+        self.error_5xx += status >= 500
+        created = to_utc(row["created_at"])
+        if self.last_created_at is None or created > self.last_created_at:
+            self.last_created_at = created
+
+
+def hour_of(value: datetime) -> datetime:
+    return to_utc(value).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(value: datetime) -> datetime:
+    return to_utc(value).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+# Each rollup table and how a trace's `timestamp` maps to its bucket.
+LEVELS: tuple[tuple[str, Callable[[datetime], datetime]], ...] = (
+    (trace_rollups_hourly.name, hour_of),
+    (trace_rollups_daily.name, day_of),
+)
+
+
+def rollup_key(row: Mapping[str, Any], bucket_of: Callable[[datetime], datetime] = hour_of) -> RollupKey:
+    return (
+        bucket_of(row["timestamp"]),
+        row["org_id"],
+        row["workspace_id"],
+        row["provider"],
+        row["model"],
+        row["api_key_hash"] or "",
+        row["gateway_key_id"] or "",
+    )
+
+
+def rollup_cells(
+    rows: Iterable[Mapping[str, Any]], bucket_of: Callable[[datetime], datetime] = hour_of
+) -> dict[RollupKey, Cell]:
+    """A batch's contribution to each rollup row it touches."""
+    cells: dict[RollupKey, Cell] = {}
+    for row in rows:
+        key = rollup_key(row, bucket_of)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell()
+        cell.add(row)
+    return cells
+
+
+@lru_cache(maxsize=4)
+def upsert_sql(dialect: str, table: str = trace_rollups_hourly.name) -> str:
+    """INSERT … ON CONFLICT DO UPDATE adding a batch's sums, in the driver's own parameter style."""
+    postgres = dialect == "postgresql"
+    names = ", ".join(_COLUMNS)
+    if postgres:
+        marks = ", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))
+    else:
+        marks = ", ".join("?" for _ in _COLUMNS)
+    sets = [f"{name} = {table}.{name} + excluded.{name}" for name in _ADDED]
+    greatest = "GREATEST" if postgres else "MAX"  # SQLite's two-argument max() is the scalar one
+    sets.append(f"last_created_at = {greatest}({table}.last_created_at, excluded.last_created_at)")
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - names from tables.py
+        f" ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET {', '.join(sets)}"
+    )
+
+
+def _params(key: RollupKey, cell: Cell, postgres: bool) -> tuple[Any, ...]:
+    bucket, *dims = key
+    last = cell.last_created_at
+    assert last is not None  # a cell exists only once a row was added
+    times = (bucket, last) if postgres else (format_sqlite_time(bucket), format_sqlite_time(last))
+    tokens = (cell.input_tokens, cell.output_tokens, cell.total_tokens)
+    rest = (float(cell.cost_usd), cell.latency_ms_sum, cell.ttft_ms_sum, cell.error_4xx, cell.error_5xx)
+    return (times[0], *dims, cell.request_count, *tokens, *rest, times[1])
+
+
+def unstored(rows: Sequence[Mapping[str, Any]], stored: set[str]) -> list[Mapping[str, Any]]:
+    """The rows an `ON CONFLICT ("id") DO NOTHING` insert will add: not in `stored`, first of repeats."""
+    seen = set(stored)
+    out = []
+    for row in rows:
+        if row["id"] not in seen:
+            seen.add(row["id"])
+            out.append(row)
+    return out
+
+
+def upsert_params(
+    rows: Sequence[Mapping[str, Any]], postgres: bool, bucket_of: Callable[[datetime], datetime] = hour_of
+) -> list[tuple[Any, ...]]:
+    """One parameter tuple per distinct rollup row the batch touches, in key order."""
+    cells = rollup_cells(rows, bucket_of)
+    return [_params(key, cells[key], postgres) for key in sorted(cells)]
+
+
+async def _stored_ids(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _ID_LOOKUP_CHUNK):
+        chunk = list(ids[start : start + _ID_LOOKUP_CHUNK])
+        result = await conn.execute(sa.select(traces.c.id).where(traces.c.id.in_(chunk)))
+        found.update(result.scalars())
+    return found
+
+
+async def add_to_rollups(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]], *, skip_stored: bool = False
+) -> None:
+    """Add `rows` (trace column values, about to be inserted on `conn`) to the hourly rollups.
+
+    Call it inside the insert's transaction and before the INSERT; `skip_stored=True` for idempotent
+    (replay) inserts, so that traces already stored are not counted again.
+    """
+    if skip_stored:
+        rows = unstored(rows, await _stored_ids(conn, [row["id"] for row in rows]))
+    dialect = conn.dialect.name
+    for table, bucket_of in LEVELS if rows else ():
+        params = upsert_params(rows, dialect == "postgresql", bucket_of)
+        await conn.exec_driver_sql(upsert_sql(dialect, table), params)
+
+
+def _stored_ids_sqlite(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _ID_LOOKUP_CHUNK):
+        chunk = list(ids[start : start + _ID_LOOKUP_CHUNK])
+        marks = ", ".join("?" for _ in chunk)
+        query = f"SELECT id FROM traces WHERE id IN ({marks})"  # noqa: S608 - only placeholders interpolated
+        found.update(row[0] for row in conn.execute(query, chunk))
+    return found
+
+
+def add_to_rollups_sqlite(
+    conn: sqlite3.Connection, rows: Sequence[Mapping[str, Any]], *, skip_stored: bool = False
+) -> None:
+    """`add_to_rollups` for a plain sqlite3 connection (the SQLite writer thread), same contract."""
+    if skip_stored:
+        rows = unstored(rows, _stored_ids_sqlite(conn, [row["id"] for row in rows]))
+    for table, bucket_of in LEVELS if rows else ():
+        conn.executemany(upsert_sql("sqlite", table), upsert_params(rows, False, bucket_of))

@@ -1,0 +1,109 @@
+"""The batch write path: SQLite's writer thread and checkpointer, the Postgres one-statement batch."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from ongoingai.store import SqlTraceStore, open_trace_store
+from ongoingai.store.columns import format_sqlite_time
+from ongoingai.store.rows import row_from_record
+from ongoingai.store.writes import postgres_arrays, postgres_batch_sql, sqlite_time
+from tests.fakes.storage import storage_settings
+from tests.fakes.trace_records import T0, make_record
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        T0,
+        T0.replace(microsecond=0),
+        T0.astimezone(timezone(timedelta(hours=-5))),
+        T0.replace(tzinfo=None),
+        datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ],
+    ids=["utc", "whole-second", "offset", "naive", "year-999"],
+)
+def test_the_fast_sqlite_time_is_the_stored_form(value: datetime) -> None:
+    assert sqlite_time(value) == format_sqlite_time(value)
+
+
+def test_a_nul_free_document_is_passed_through_and_a_nul_is_replaced_everywhere() -> None:
+    clean = make_record(1)
+    dirty = make_record(2, metadata={"k\x00": ["a\x00", {"b": "c\x00"}]}, model="m\x00")
+
+    clean_row = row_from_record(clean, T0, postgres=True)
+    dirty_row = row_from_record(dirty, T0, postgres=True)
+
+    assert clean_row["metadata"] is clean.metadata
+    assert dirty_row["metadata"] == {"k\ufffd": ["a\ufffd", {"b": "c\ufffd"}]}
+    assert dirty_row["model"] == "m\ufffd"
+
+
+def test_the_postgres_batch_is_one_statement_with_an_array_per_column() -> None:
+    rows = [row_from_record(make_record(n), T0, postgres=True) for n in (1, 2)]
+
+    arrays = postgres_arrays(rows)
+
+    sql = postgres_batch_sql(idempotent=True)
+    assert sql.count("::jsonb") == 3 and sql.endswith('ON CONFLICT ("id") DO NOTHING')
+    assert sql.count("[]") == len(arrays)
+    assert arrays[0] == [make_record(1).id, make_record(2).id]
+
+
+async def test_closing_the_store_right_after_writes_returns(tmp_path: Path) -> None:
+    # A close that lands while the checkpointer waits out its interval must still stop it.
+    for round_ in range(3):
+        store = await open_trace_store(storage_settings("sqlite", tmp_path))
+        assert (await store.write_batch([make_record(100 * round_ + n) for n in range(5)])).written == 5
+        async with asyncio.timeout(30):  # a bound on a hang, not a timing assertion
+            await store.close()
+
+
+async def test_sqlite_commits_are_checkpointed_into_the_database_file(tmp_path: Path) -> None:
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)
+    try:
+        assert (await store.write_batch([make_record(n) for n in range(1, 65)])).written == 64
+    finally:
+        await store.close()
+
+    # With every connection closed the WAL is gone: the rows must be in the main file itself.
+    assert not Path(settings.storage.path + "-wal").exists()
+    conn = sqlite3.connect(settings.storage.path)
+    try:
+        assert conn.execute("SELECT count(*) FROM traces").fetchone() == (64,)
+    finally:
+        conn.close()
+
+
+async def test_a_batch_written_by_the_thread_is_visible_to_readers_at_once(
+    trace_store: SqlTraceStore,
+) -> None:
+    await trace_store.write_batch([make_record(n) for n in range(1, 4)])
+
+    async with trace_store.connect() as conn:
+        ids = (await conn.scalars(sa.text("SELECT id FROM traces ORDER BY id"))).all()
+    assert ids == [make_record(n).id for n in range(1, 4)]
+
+
+async def test_a_writer_blocked_by_another_process_lock_waits_and_then_writes(tmp_path: Path) -> None:
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)
+    other = sqlite3.connect(settings.storage.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        pending = asyncio.ensure_future(store.write_batch([make_record(1), make_record(2)]))
+        await asyncio.sleep(0.05)
+        other.execute("COMMIT")
+        result = await pending
+    finally:
+        other.close()
+        await store.close()
+
+    assert (result.written, result.failures) == (2, ())
