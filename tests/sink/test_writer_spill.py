@@ -136,3 +136,40 @@ async def test_shutdown_during_an_outage_journals_everything(tmp_path: Path) -> 
 
     d = writer.diagnostics()
     assert (d["spill_journal_depth"], d["spilled_total"], d["write_dropped_total"]) == (10, 10, 0)
+
+
+class CountingJournal(SpillJournal):
+    """Counts appends: each is one fsync."""
+
+    appends = 0
+
+    def append(self, records: list[Any]) -> bool:
+        self.appends += 1
+        return super().append(records)
+
+
+async def test_during_an_outage_queued_records_share_one_journal_append(tmp_path: Path) -> None:
+    store = FailingStore("connection")
+    journal = CountingJournal(tmp_path, 1 << 20)
+    writer = BatchWriter(
+        store,
+        store_driver="postgres",
+        journal=journal,
+        batch_size=4,
+        flush_interval_ms=5,
+        retry_initial_s=0.001,
+        retry_max_s=0.005,
+    )
+    await writer.start()
+    writer.enqueue(make_record(1))
+    await eventually(lambda: writer.diagnostics()["spilled_total"] == 1)
+    for n in range(2, 42):  # 40 at once: ten batches' worth, queued before the writer runs again
+        writer.enqueue(make_record(n))
+    await eventually(lambda: writer.diagnostics()["spilled_total"] == 41)
+    assert journal.appends == 2  # the first batch, then everything queued behind the backlog in one
+
+    store.fail_with(None)
+    stored = await store.wait_for_count(41)
+    await writer.shutdown(5)
+    assert [r.id for r in stored] == ids(*range(1, 42))
+    assert writer.diagnostics()["write_dropped_total"] == 0

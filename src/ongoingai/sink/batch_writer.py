@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 # The store's transient classes (store/errors.py): the store is not answering, the record is fine.
 SPILLABLE_CLASSES = frozenset({"connection", "timeout", "contention"})
+# During an outage, how many batches' worth of queued records one journal append (one fsync) may take.
+SPILL_COALESCE_BATCHES = 16
 
 
 def _utcnow() -> datetime:
@@ -184,7 +186,11 @@ class BatchWriter:
 
     async def _process(self, batch: list[TraceRecord]) -> None:
         if self._replayer is not None and self._replayer.backlog():
-            await self._spill(batch, "write_batch", "connection")  # keep order behind the backlog
+            # Keep order behind the backlog: journal this batch, and with it whatever else is queued
+            # already, so one fsync covers them all. One fsync per `batch_size` records is what fills the
+            # queue during an outage at a high request rate.
+            batch.extend(self._take_queued(self.batch_size * SPILL_COALESCE_BATCHES))
+            await self._spill(batch, "write_batch", "connection")
             return
         if self._store is None:  # start() refuses to run without one
             raise RuntimeError("BatchWriter has no store")
@@ -283,6 +289,18 @@ class BatchWriter:
             "failed to flush pending traces before shutdown",
             extra={"error": "timeout", "timeout": timeout, "journalled": len(left)},
         )
+
+    def _take_queued(self, most: int) -> list[TraceRecord]:
+        """Up to `most` records already queued, without waiting. Nothing while closing: the queue then
+        ends with the stop sentinel, which `_collect` must be the one to see."""
+        out: list[TraceRecord] = []
+        if self._closing:
+            return out
+        while len(out) < most and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                out.append(item)
+        return out
 
     def _drain_queue(self) -> list[TraceRecord]:
         out: list[TraceRecord] = []
