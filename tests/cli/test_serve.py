@@ -22,6 +22,7 @@ from ongoingai.store import open_trace_store
 from tests.e2e import wire
 from tests.fakes.servers import ServerThread, free_port
 from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.written import texts_under
 
 pytestmark = pytest.mark.e2e
 
@@ -110,8 +111,8 @@ def test_serve_records_traffic_and_stops_cleanly_on_sigterm(
 
     written = [output]
     if backend == "sqlite":
-        written += [p.read_bytes().decode("latin-1") for p in (tmp_path / "data").rglob("*") if p.is_file()]
-    written += [p.read_bytes().decode("latin-1") for p in (tmp_path / "spill").rglob("*") if p.is_file()]
+        written += texts_under(tmp_path / "data")
+    written += texts_under(tmp_path / "spill")
     for blob in written:
         assert PROVIDER_KEY not in blob
         assert PROVIDER_KEY[8:30] not in blob

@@ -22,6 +22,7 @@ from tests.e2e import wire
 from tests.e2e.conftest import ANTHROPIC_KEY, PROVIDER_KEY
 from tests.fakes.servers import ServerThread
 from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.written import texts_under
 
 pytestmark = pytest.mark.e2e
 
@@ -184,7 +185,7 @@ def test_gateway_tokens_appear_only_in_create_and_rotate_answers(
     wait_for(served, "/api/audit?action=key.revoke", 1)  # the last audit batch landed in the file
     written = [a.text for a in answers]
     written += [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
-    written += [p.read_bytes().decode("latin-1") for p in served.db.parent.rglob("*") if p.is_file()]
+    written += texts_under(served.db.parent)
     written += [repr(r.headers) + r.body.decode("latin-1") for r in fake.received]
     blob = "\n".join(written)
     for secret in (OWNER, VIEWER, first, second):

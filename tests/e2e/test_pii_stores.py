@@ -29,6 +29,7 @@ from tests.e2e import wire
 from tests.e2e.conftest import ANTHROPIC_KEY, PROVIDER_KEY
 from tests.fakes.servers import ServerThread
 from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.written import texts_under
 
 pytestmark = pytest.mark.e2e
 
@@ -170,8 +171,7 @@ def everything_written(served: Served, caplog: pytest.LogCaptureFixture) -> str:
             for table in tables:
                 parts += [repr(row) for row in conn.execute(f'SELECT * FROM "{table}"')]
         conn.close()
-    files = [p for d in ("data", "spill") for p in (served.tmp / d).rglob("*") if p.is_file()]
-    parts += [p.read_bytes().decode("utf-8", "replace") for p in files]
+    parts += texts_under(served.tmp / "data", served.tmp / "spill")
     return "\n".join(parts)
 
 

@@ -6,8 +6,10 @@ import stat
 import zlib
 from pathlib import Path
 
-from ongoingai.sink.spill import HEADER, MAGIC, SpillJournal
+from ongoingai.sink.codec import encode_batch
+from ongoingai.sink.spill import HEADER, MAGIC, MAGIC_ZLIB, SpillJournal
 from tests.fakes.trace_records import make_record
+from tests.fakes.written import readable_text
 
 
 def ids(journal: SpillJournal) -> list[str]:
@@ -112,3 +114,30 @@ def test_folder_and_files_are_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "data" / "spill").stat().st_mode) == 0o700
     files = list((tmp_path / "data" / "spill").iterdir())
     assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+
+def test_batches_are_stored_deflated_and_plain_frames_of_older_builds_still_replay(tmp_path: Path) -> None:
+    records = [make_record(n, metadata={"note": "same words again " * 20}) for n in range(1, 41)]
+    plain = encode_batch(records[:20])
+    legacy = tmp_path / "000000000001.journal"  # what a build before compression left behind
+    tmp_path.chmod(0o700)
+    legacy.write_bytes(HEADER.pack(MAGIC, len(plain), zlib.crc32(plain), 20) + plain)
+    journal = SpillJournal(tmp_path, max_bytes=1 << 20)
+    journal.open()
+    assert journal.depth == 20
+
+    before = journal.size_bytes
+    assert journal.append(records[20:])
+    assert journal.size_bytes - before < len(encode_batch(records[20:])) // 3  # repetitive JSON shrinks
+    assert MAGIC_ZLIB in legacy.read_bytes()
+
+    assert ids(journal) == [r.id for r in records]
+
+
+def test_a_secret_scan_reads_journal_payloads_not_deflated_bytes(tmp_path: Path) -> None:
+    journal = SpillJournal(tmp_path, max_bytes=1 << 20)
+    journal.open()
+    journal.append([make_record(1, metadata={"probe": "needle-in-the-journal"})])
+    [segment] = tmp_path.glob("*.journal")
+    assert b"needle-in-the-journal" not in segment.read_bytes()
+    assert "needle-in-the-journal" in readable_text(segment)
