@@ -173,3 +173,55 @@ async def test_during_an_outage_queued_records_share_one_journal_append(tmp_path
     await writer.shutdown(5)
     assert [r.id for r in stored] == ids(*range(1, 42))
     assert writer.diagnostics()["write_dropped_total"] == 0
+
+
+def stalling_writer(store: MemoryTraceStore, spill_dir: Path) -> BatchWriter:
+    return BatchWriter(
+        store,
+        store_driver="postgres",
+        journal=SpillJournal(spill_dir, 1 << 20),
+        queue_capacity=8,
+        batch_size=2,
+        flush_interval_ms=5,
+        retry_initial_s=0.001,
+        retry_max_s=0.005,
+        stall_after_s=0.0,  # given up at the first check that finds the queue half full
+    )
+
+
+async def test_a_write_that_hangs_while_the_queue_fills_is_journalled_and_nothing_is_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = MemoryTraceStore()
+    store.hold()  # the store takes the write and never answers
+    writer = stalling_writer(store, tmp_path)
+    await writer.start()
+    with caplog.at_level(logging.WARNING, logger="ongoingai.sink"):
+        writer.enqueue(make_record(1))
+        await store.wait_for_calls(1)  # batch [1] is in flight
+        for n in range(2, 8):  # 6 of 8 places taken: without the watch, the next burst would be dropped
+            assert writer.enqueue(make_record(n))
+        await eventually(lambda: writer.diagnostics()["spilled_total"] == 7)
+    d = writer.diagnostics()
+    assert d["write_failures_by_class"]["timeout"] == 1
+    assert (d["enqueue_dropped_total"], d["write_dropped_total"]) == (0, 0)
+    assert "trace store write stalled while the queue filled; journalling the batch" in caplog.messages
+
+    store.release()
+    stored = await store.wait_for_count(7)
+    await writer.shutdown(5)
+    assert [r.id for r in stored] == ids(*range(1, 8))  # in order, once each
+
+
+async def test_a_slow_write_is_waited_for_while_the_queue_stays_low(tmp_path: Path) -> None:
+    store = MemoryTraceStore()
+    store.hold()
+    writer = stalling_writer(store, tmp_path)
+    await writer.start()
+    writer.enqueue(make_record(1))
+    await store.wait_for_calls(1)
+    await asyncio.sleep(0.35)  # several checks of the watch run, each finding the queue empty
+    store.release()
+    assert [r.id for r in await store.wait_for_count(1)] == ids(1)
+    await writer.shutdown(5)
+    assert writer.diagnostics()["spilled_total"] == 0

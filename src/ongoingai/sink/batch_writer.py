@@ -25,6 +25,7 @@ from ongoingai.sink.base import SinkDiagnostics, TraceWriter, WriteResultView
 from ongoingai.sink.diagnostics import PipelineCounters
 from ongoingai.sink.replay import Replayer
 from ongoingai.sink.spill import SpillJournal
+from ongoingai.sink.stall import STALL_AFTER_S, StalledResult, StalledWrite, StallWatch
 from ongoingai.traces import TraceRecord
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class BatchWriter:
         retry_initial_s: float = 0.05,
         retry_max_s: float = 2.0,
         clock: Callable[[], datetime] = _utcnow,
+        stall_after_s: float = STALL_AFTER_S,
     ) -> None:
         self.capacity = queue_capacity if queue_capacity > 0 else 256
         self.batch_size = max(batch_size, 1)
@@ -79,6 +81,7 @@ class BatchWriter:
         self._inflight: list[TraceRecord] | None = None
         self._retry = (retry_initial_s, retry_max_s)
         self._replayer: Replayer | None = None
+        self._stall_after_s = stall_after_s
 
     @classmethod
     def from_settings(cls, settings: Settings, store: TraceWriter | None = None) -> BatchWriter:
@@ -195,9 +198,28 @@ class BatchWriter:
         if self._store is None:  # start() refuses to run without one
             raise RuntimeError("BatchWriter has no store")
         self._inflight = batch
-        result = await self._store.write_batch(batch)
+        result = await self._write_unless_stalled(self._store, batch)
         self._inflight = None
         await self._account(result, len(batch))
+
+    async def _write_unless_stalled(self, store: TraceWriter, batch: list[TraceRecord]) -> WriteResultView:
+        """The store's answer, or a `timeout` failure when it hangs while the queue fills (sink/stall.py)."""
+        try:
+            async with asyncio.timeout(None) as deadline:
+                watch = StallWatch(deadline, self._queue_filling, self._stall_after_s)
+                try:
+                    return await store.write_batch(batch)
+                finally:
+                    watch.cancel()
+        except TimeoutError:
+            logger.warning(
+                "trace store write stalled while the queue filled; journalling the batch",
+                extra={"batch_size": len(batch), "queue_depth": self._queue.qsize()},
+            )
+            return StalledResult((StalledWrite(tuple(batch)),))
+
+    def _queue_filling(self) -> bool:
+        return self._queue.qsize() * 2 >= self.capacity
 
     async def _account(self, result: WriteResultView, batch_size: int) -> None:
         self.telemetry.written(result.written, [f.error_class for f in result.failures])
