@@ -25,7 +25,7 @@ from ongoingai.sink.base import SinkDiagnostics, TraceWriter, WriteResultView
 from ongoingai.sink.diagnostics import PipelineCounters
 from ongoingai.sink.replay import Replayer
 from ongoingai.sink.spill import SpillJournal
-from ongoingai.sink.stall import STALL_AFTER_S, StalledResult, StalledWrite, StallWatch
+from ongoingai.sink.stall import CHECK_EVERY_S, STALL_AFTER_S, StalledResult, StalledWrite
 from ongoingai.traces import TraceRecord
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class BatchWriter:
         self._retry = (retry_initial_s, retry_max_s)
         self._replayer: Replayer | None = None
         self._stall_after_s = stall_after_s
+        self._stalled_writes: set[asyncio.Task[WriteResultView]] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings, store: TraceWriter | None = None) -> BatchWriter:
@@ -204,19 +205,27 @@ class BatchWriter:
 
     async def _write_unless_stalled(self, store: TraceWriter, batch: list[TraceRecord]) -> WriteResultView:
         """The store's answer, or a `timeout` failure when it hangs while the queue fills (sink/stall.py)."""
+        loop = asyncio.get_running_loop()
+        write = loop.create_task(store.write_batch(batch), name="ongoingai-trace-write")
+        give_up_at = loop.time() + self._stall_after_s
         try:
-            async with asyncio.timeout(None) as deadline:
-                watch = StallWatch(deadline, self._queue_filling, self._stall_after_s)
-                try:
-                    return await store.write_batch(batch)
-                finally:
-                    watch.cancel()
-        except TimeoutError:
-            logger.warning(
-                "trace store write stalled while the queue filled; journalling the batch",
-                extra={"batch_size": len(batch), "queue_depth": self._queue.qsize()},
-            )
-            return StalledResult((StalledWrite(tuple(batch)),))
+            while True:
+                done, _ = await asyncio.wait({write}, timeout=CHECK_EVERY_S)
+                if done:
+                    return write.result()
+                if loop.time() >= give_up_at and self._queue_filling():
+                    break
+        except asyncio.CancelledError:
+            write.cancel()
+            raise
+        # Left to end on its own, and cancelled at shutdown if it has not by then.
+        self._stalled_writes.add(write)
+        write.add_done_callback(self._stalled_writes.discard)
+        logger.warning(
+            "trace store write stalled while the queue filled; journalling the batch",
+            extra={"batch_size": len(batch), "queue_depth": self._queue.qsize()},
+        )
+        return StalledResult((StalledWrite(tuple(batch)),))
 
     def _queue_filling(self) -> bool:
         return self._queue.qsize() * 2 >= self.capacity
@@ -290,11 +299,18 @@ class BatchWriter:
                     await self._replayer.finish()
         except TimeoutError:
             await self._abandon(timeout)
+            self._cancel_stalled_writes()
             return
+        self._cancel_stalled_writes()
         logger.info(
             "flushed pending traces before shutdown",
             extra={"duration_ms": int((time.monotonic() - started) * 1000)},
         )
+
+    def _cancel_stalled_writes(self) -> None:
+        """Their batches are in the journal already; a late commit would only be skipped by the replay."""
+        for write in list(self._stalled_writes):
+            write.cancel()
 
     async def _abandon(self, timeout: float) -> None:
         if self._task is not None:
