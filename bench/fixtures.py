@@ -15,6 +15,9 @@ COMPLETION_ID = "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT"
 FINGERPRINT = "fp_06737a9306"
 # Fake credential: the gateway forwards it unchanged; nginx ignores it.
 AUTHORIZATION = "Bearer sk-bench-0000000000000000000000000000000000000000"
+# The `gateway-auth` target's one config-declared developer key (made up; the gateway strips the header).
+GATEWAY_KEY_HEADER = "X-OngoingAI-Gateway-Key"
+GATEWAY_TOKEN = "ogk_bench-not-a-secret-0000000000000000"
 # nginx picks the streaming body by this header: the gateway keeps the upstream path unchanged, so the
 # path cannot tell the two variants apart, and a custom header is forwarded by every target.
 STREAM_HEADER = "X-Bench-Stream"

@@ -6,6 +6,7 @@ import dataclasses
 import re
 import resource
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk_post.lua"
@@ -58,11 +59,19 @@ def parse_wrk_output(text: str) -> WrkResult:
 
 
 def run_wrk(
-    url: str, body_file: Path, *, authorization: str, stream: bool, connections: int, duration_s: float
+    url: str,
+    body_file: Path,
+    *,
+    authorization: str,
+    stream: bool,
+    connections: int,
+    duration_s: float,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> WrkResult:
     """One wrk thread: the load generator shares its CPU with nginx, so more threads would only contend.
 
-    `stream` adds the header that makes the fake upstream answer with its SSE body (bench/fixtures.py).
+    `stream` adds the header that makes the fake upstream answer with its SSE body (bench/fixtures.py);
+    `headers` are sent as well (the gateway key of `gateway-auth`).
     """
     argv = [
         "wrk",
@@ -79,6 +88,7 @@ def run_wrk(
         str(body_file),
         authorization,
         "1" if stream else "0",
+        *(part for header in headers for part in header),
     ]
     cpu_before = _children_cpu_s()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 60, check=False)

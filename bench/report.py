@@ -11,6 +11,7 @@ from dataclasses import dataclass
 REFERENCE = "ref-aiohttp"
 DIRECT = "direct"
 GATEWAY = "gateway"
+GATEWAY_AUTH = "gateway-auth"  # the same gateway with auth on (issue 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +141,49 @@ def render_table(cells: Sequence[Cell], targets: Sequence[TargetRun]) -> str:
         "-" * (w + 1) + ":" if r else "-" * (w + 2) for w, r in zip(widths, right, strict=True)
     )
     lines = [line(header), rule + "|", *(line(r) for r in rows)]
+    auth = auth_overhead(cells)
+    if auth:
+        lines.append(f"\n{auth}")
     lines += [f"\n{t.name}: not measured: {t.failure}" for t in targets if t.failure is not None]
     return "\n".join(lines)
 
 
+def auth_overhead(cells: Sequence[Cell]) -> str:
+    """One line: the CPU per request auth adds (gateway-auth − gateway) in each cell where both ran."""
+    index = _Index(cells)
+    parts = []
+    for cell in cells:
+        if cell.target != GATEWAY_AUTH or cell.cpu_ms_per_request is None:
+            continue
+        base = index.get(GATEWAY, cell.mode, cell.concurrency)
+        if base is None or base.cpu_ms_per_request is None:
+            continue
+        added = cell.cpu_ms_per_request - base.cpu_ms_per_request
+        percent = _ratio(added * 100, base.cpu_ms_per_request)
+        parts.append(f"{cell.mode} c={cell.concurrency} {added:+.3f} ms ({_fmt(percent, 0, sign=True)} %)")
+    if not parts:
+        return ""
+    return "auth's added CPU per request (gateway-auth − gateway): " + ", ".join(parts)
+
+
 def check_targets(cells: Sequence[Cell], targets: Sequence[TargetRun]) -> list[Check]:
-    """The issue #2 performance targets for the gateway, judged against the reference of the same run."""
+    """The issue #2 performance targets for the gateway, judged against the reference of the same run.
+
+    `gateway-auth` is judged by the same targets (issue 4: "with auth on stays within its targets"); its
+    checks are prefixed with its name.
+    """
+    checks: list[Check] = []
+    for gateway in (GATEWAY, GATEWAY_AUTH):
+        label = "" if gateway == GATEWAY else f"{gateway}: "
+        checks += [Check(c.passed, label + c.text) for c in _check_gateway(gateway, cells, targets)]
+    return checks
+
+
+def _check_gateway(gateway: str, cells: Sequence[Cell], targets: Sequence[TargetRun]) -> list[Check]:
     index = _Index(cells)
     checks: list[Check] = []
     for mode in ("json", "stream"):
-        gw, ref = index.get(GATEWAY, mode, 16), index.get(REFERENCE, mode, 16)
+        gw, ref = index.get(gateway, mode, 16), index.get(REFERENCE, mode, 16)
         if gw and ref:
             cpu = _ratio(gw.cpu_ms_per_request, ref.cpu_ms_per_request)
             if cpu is not None:
@@ -158,7 +192,7 @@ def check_targets(cells: Sequence[Cell], targets: Sequence[TargetRun]) -> list[C
                 )
             rps = gw.requests_per_s / ref.requests_per_s
             checks.append(Check(rps >= 0.65, f"req/s at c=16 ({mode}): {rps:.2f}× reference (≥ 0.65×)"))
-        gw, ref = index.get(GATEWAY, mode, 1), index.get(REFERENCE, mode, 1)
+        gw, ref = index.get(gateway, mode, 1), index.get(REFERENCE, mode, 1)
         if gw and ref:
             extra = gw.p50_ms - ref.p50_ms
             checks.append(Check(extra <= 0.3, f"p50 at c=1 ({mode}): reference {extra:+.2f} ms (≤ +0.30 ms)"))
@@ -167,11 +201,11 @@ def check_targets(cells: Sequence[Cell], targets: Sequence[TargetRun]) -> list[C
                 text = f"first streamed event at c=1: reference {extra:+.2f} ms (≤ +0.30 ms)"
                 checks.append(Check(extra <= 0.3, text))
     for target in targets:
-        if target.name == GATEWAY and target.startup_ms is not None:
+        if target.name == gateway and target.startup_ms is not None:
             checks.append(
                 Check(target.startup_ms <= 1000, f"startup: {target.startup_ms:.0f} ms (≤ 1000 ms)")
             )
-    rss = [c.rss_mib for c in cells if c.target == GATEWAY and c.rss_mib is not None]
+    rss = [c.rss_mib for c in cells if c.target == gateway and c.rss_mib is not None]
     if rss:
         checks.append(Check(max(rss) <= 80, f"RSS: {max(rss):.1f} MB at most (≤ 80 MB)"))
     return checks

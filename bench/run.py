@@ -154,7 +154,7 @@ def raise_priority(nice: int, realtime: bool) -> str:
 
 def check_answers(running: targets.Running) -> None:
     """One request per mode before measuring: status 200 and the fake's exact bytes, or the target fails."""
-    client = ttfe.Client(running.port, running.path)
+    client = ttfe.Client(running.port, running.path, running.headers)
     try:
         for stream, expected in ((False, fixtures.completion_json()), (True, fixtures.completion_sse())):
             response = client.request(stream=stream)
@@ -182,6 +182,7 @@ def measure_round(
         authorization=fixtures.AUTHORIZATION,
         stream=stream,
         connections=concurrency,
+        headers=running.headers,
     )
     load(duration_s=opts.warmup_s)
     time.sleep(SETTLE_S)
@@ -199,7 +200,7 @@ def measure_round(
     if stream and concurrency == 1:
         wanted = -(-opts.first_event_requests // opts.rounds)
         first_event = ttfe.measure_first_event(
-            running.port, running.path, requests=wanted, max_seconds=opts.duration_s
+            running.port, running.path, requests=wanted, max_seconds=opts.duration_s, headers=running.headers
         )
     return Sample(
         requests=result.requests,
@@ -253,9 +254,10 @@ def combine(name: str, mode: str, concurrency: int, samples: Sequence[Sample]) -
     )
 
 
-def _remove_databases(run_dir: Path) -> None:
-    for db_file in (run_dir / "gateway").glob("*.db*"):
-        db_file.unlink()
+def _remove_databases(run_dir: Path, names: Sequence[str] = targets.GATEWAYS) -> None:
+    for name in names:
+        for db_file in (run_dir / name).glob("*.db*"):
+            db_file.unlink()
 
 
 def start_target(
@@ -269,8 +271,9 @@ def start_target(
     first = targets.STARTERS[name](opts.run_dir, nginx_port, cpu)
     assert first.process is not None
     first.process.stop()
-    # The timed start creates and migrates its SQLite file, as a first start does.
-    _remove_databases(opts.run_dir)
+    # The timed start creates and migrates its SQLite file, as a first start does. Only this target's: the
+    # other gateway may already be up with its own.
+    _remove_databases(opts.run_dir, (name,))
     running = targets.STARTERS[name](opts.run_dir, nginx_port, cpu)
     try:
         check_answers(running)
@@ -382,7 +385,7 @@ def render(runs: list[report.TargetRun], cells: list[report.Cell], env: list[str
     return (
         f"# Benchmark {stamp}\n\n"
         + "\n".join(env)
-        + f"\n\n{table}\n\n## Issue #2 targets (gateway)\n\n{checks}\n"
+        + f"\n\n{table}\n\n## Issue #2 targets (gateway; gateway-auth for issue 4)\n\n{checks}\n"
     )
 
 

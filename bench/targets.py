@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+import fixtures
 from server_process import ServerProcess, StartupError, free_port, start_server
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -23,11 +24,15 @@ GRANIAN_PACKAGES = ("granian[uvloop]", "aiohttp")
 
 @dataclass(frozen=True, slots=True)
 class Running:
-    """A started target: `process` is None for `direct`, whose server is the fake upstream itself."""
+    """A started target: `process` is None for `direct`, whose server is the fake upstream itself.
+
+    `headers` go with every request besides the provider Authorization (the gateway key of `gateway-auth`).
+    """
 
     process: ServerProcess | None
     port: int
     path: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 Starter = Callable[[Path, int, int | None], Running]
@@ -98,11 +103,18 @@ def _granian_argv(port: int) -> list[str]:
     ]
 
 
-def gateway_config(work_dir: Path, port: int, upstream_port: int) -> dict[str, object]:
+GATEWAY = "gateway"
+GATEWAY_AUTH = "gateway-auth"
+
+
+def gateway_config(
+    work_dir: Path, port: int, upstream_port: int, *, name: str = GATEWAY, auth: bool = False
+) -> dict[str, object]:
+    """The generated `ongoingai.yaml`; with `auth`, one config-declared developer key (`proxy:write`)."""
     upstream = f"http://127.0.0.1:{upstream_port}"
-    return {
+    config: dict[str, object] = {
         "server": {"host": "127.0.0.1", "port": port},
-        "storage": {"driver": "sqlite", "path": str(work_dir / "gateway" / "ongoingai.db")},
+        "storage": {"driver": "sqlite", "path": str(work_dir / name / "ongoingai.db")},
         "providers": {
             "openai": {"upstream": upstream, "prefix": GATEWAY_PREFIX},
             # Never used by the bench; pointed at loopback so that nothing can leave the machine.
@@ -111,29 +123,51 @@ def gateway_config(work_dir: Path, port: int, upstream_port: int) -> dict[str, o
         "tracing": {"capture_bodies": True},
         "logging": {"level": "info", "format": "json"},
     }
+    if auth:
+        key = {
+            "id": "bench",
+            "token": fixtures.GATEWAY_TOKEN,
+            "org_id": "bench",
+            "workspace_id": "bench",
+            "role": "developer",
+        }
+        config["auth"] = {"enabled": True, "header": fixtures.GATEWAY_KEY_HEADER, "keys": [key]}
+    return config
 
 
 def gateway_binary() -> Path:
     return Path(sys.executable).parent / "ongoingai"
 
 
-def start_gateway(work_dir: Path, upstream_port: int, cpu: int | None) -> Running:
-    port = free_port()
-    (work_dir / "gateway").mkdir(parents=True, exist_ok=True)
-    config_path = work_dir / "gateway" / "ongoingai.yaml"
-    config_path.write_text(yaml.safe_dump(gateway_config(work_dir, port, upstream_port), sort_keys=False))
-    argv = [str(gateway_binary()), "serve", "--config", str(config_path)]
-    process = start_server(
-        "gateway",
-        argv,
-        port=port,
-        probe_path="/api/health",
-        cpu=cpu,
-        log_path=work_dir / "gateway.log",
-        env=_python_env(work_dir),
-        timeout_s=30,
-    )
-    return Running(process, port, GATEWAY_PREFIX + CHAT_PATH)
+def _gateway(name: str, *, auth: bool) -> Starter:
+    """`ongoingai serve` with its own config, SQLite file and log under `<run dir>/<name>`."""
+
+    def start(work_dir: Path, upstream_port: int, cpu: int | None) -> Running:
+        port = free_port()
+        (work_dir / name).mkdir(parents=True, exist_ok=True)
+        config_path = work_dir / name / "ongoingai.yaml"
+        config = gateway_config(work_dir, port, upstream_port, name=name, auth=auth)
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        argv = [str(gateway_binary()), "serve", "--config", str(config_path)]
+        process = start_server(
+            name,
+            argv,
+            port=port,
+            probe_path="/api/health",
+            cpu=cpu,
+            log_path=work_dir / f"{name}.log",
+            env=_python_env(work_dir),
+            timeout_s=30,
+        )
+        headers = ((fixtures.GATEWAY_KEY_HEADER, fixtures.GATEWAY_TOKEN),) if auth else ()
+        return Running(process, port, GATEWAY_PREFIX + CHAT_PATH, headers)
+
+    return start
+
+
+start_gateway = _gateway(GATEWAY, auth=False)
+start_gateway_auth = _gateway(GATEWAY_AUTH, auth=True)
+GATEWAYS = (GATEWAY, GATEWAY_AUTH)  # targets that keep a SQLite file under `<run dir>/<name>`
 
 
 STARTERS: dict[str, Starter] = {
@@ -142,7 +176,8 @@ STARTERS: dict[str, Starter] = {
     "ref-httpx2": _reference("ref-httpx2", "reference_proxy_httpx.py", "httpx2"),
     "asgi-uvicorn": _asgi("asgi-uvicorn", _uvicorn_argv),
     "asgi-granian": _asgi("asgi-granian", _granian_argv),
-    "gateway": start_gateway,
+    GATEWAY: start_gateway,
+    GATEWAY_AUTH: start_gateway_auth,
 }
 DIRECT = "direct"
 ALL_TARGETS = (DIRECT, *STARTERS)

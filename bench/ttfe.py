@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import fixtures
@@ -81,15 +82,17 @@ class _Reader:
 
 
 class Client:
-    """One keep-alive connection to 127.0.0.1:port sending the benchmark's POST."""
+    """One keep-alive connection to 127.0.0.1:port sending the benchmark's POST (plus `headers`)."""
 
-    def __init__(self, port: int, path: str) -> None:
+    def __init__(self, port: int, path: str, headers: Sequence[tuple[str, str]] = ()) -> None:
         self._port, self._path = port, path
+        self._extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
         self._sock: socket.socket | None = None
 
     def request(self, *, stream: bool) -> Response:
         body = fixtures.request_body(stream)
-        extra = f"{fixtures.STREAM_HEADER}: 1\r\nAccept: text/event-stream\r\n" if stream else ""
+        extra = self._extra
+        extra += f"{fixtures.STREAM_HEADER}: 1\r\nAccept: text/event-stream\r\n" if stream else ""
         head = (
             f"POST {self._path} HTTP/1.1\r\nHost: 127.0.0.1:{self._port}\r\n"
             f"Content-Type: application/json\r\nAuthorization: {fixtures.AUTHORIZATION}\r\n"
@@ -114,9 +117,16 @@ class Client:
             self._sock = None
 
 
-def measure_first_event(port: int, path: str, *, requests: int, max_seconds: float) -> list[float]:
+def measure_first_event(
+    port: int,
+    path: str,
+    *,
+    requests: int,
+    max_seconds: float,
+    headers: Sequence[tuple[str, str]] = (),
+) -> list[float]:
     """Milliseconds to the first event of sequential streams (after a short warm-up), bounded in time."""
-    client = Client(port, path)
+    client = Client(port, path, headers)
     samples: list[float] = []
     try:
         for _ in range(20):

@@ -140,3 +140,58 @@ def test_issue_targets_are_judged_against_the_same_run(text: str, passed: bool) 
     checks = report.check_targets(CELLS, RUNS)
     [check] = [c for c in checks if c.text.startswith(text)]
     assert check.passed is passed
+
+
+AUTH_CELLS = [
+    *CELLS,
+    _cell("gateway-auth", 1, p50_ms=0.85, first_event_ms=1.25, cpu_ms_per_request=0.45, rss_mib=62.0),
+    _cell("gateway-auth", 16, requests_per_s=1800.0, cpu_ms_per_request=0.33),
+]
+AUTH_RUNS = [*RUNS[:3], report.TargetRun("gateway-auth", 950.0), RUNS[3]]
+
+
+def test_gateway_auth_gets_its_own_rows_against_the_reference() -> None:
+    table = report.render_table(AUTH_CELLS, AUTH_RUNS)
+    header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+    row = dict(zip(header, _row(table, "gateway-auth", 16), strict=True))
+    assert row["req/s ×ref"] == "0.45"
+    assert row["CPU ×ref"] == "1.38"
+    assert row["startup ms"] == "950"
+    lines = [ln for ln in table.splitlines() if ln.startswith("|")]
+    assert len({len(ln) for ln in lines}) == 1
+
+
+def test_auth_added_cpu_is_a_line_under_the_table() -> None:
+    table = report.render_table(AUTH_CELLS, AUTH_RUNS)
+    [line] = [ln for ln in table.splitlines() if ln.startswith("auth's added CPU")]
+    assert line == (
+        "auth's added CPU per request (gateway-auth − gateway): "
+        "stream c=1 +0.050 ms (+12 %), stream c=16 +0.030 ms (+10 %)"
+    )
+    # Under the table, above the targets that could not run.
+    assert table.index(line) < table.index("ref-httpx: not measured")
+
+
+def test_no_auth_line_without_both_gateways() -> None:
+    assert "auth's added CPU" not in report.render_table(CELLS, RUNS)
+    without_gateway = [*CELLS[:2], CELLS[3], *AUTH_CELLS[len(CELLS) :]]
+    assert report.auth_overhead(without_gateway) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "passed"),
+    [
+        ("gateway-auth: CPU/request at c=16 (stream): 1.38×", True),
+        ("gateway-auth: req/s at c=16 (stream): 0.45×", False),
+        ("gateway-auth: p50 at c=1 (stream): reference +0.25 ms", True),
+        ("gateway-auth: startup: 950 ms", True),
+        ("gateway-auth: RSS: 62.0 MB", True),
+    ],
+    ids=["cpu", "throughput", "p50", "startup", "rss"],
+)
+def test_gateway_auth_is_judged_by_the_same_targets(text: str, passed: bool) -> None:
+    checks = report.check_targets(AUTH_CELLS, AUTH_RUNS)
+    [check] = [c for c in checks if c.text.startswith(text)]
+    assert check.passed is passed
+    # The plain gateway's checks keep their unprefixed text.
+    assert any(c.text.startswith("CPU/request at c=16 (stream): 1.25×") for c in checks)

@@ -30,11 +30,14 @@ POOL_RECYCLE_S = 1800
 # loses nothing when the process crashes (a commit is in the WAL once `COMMIT` returns) and never
 # corrupts the file; only a power or OS failure may roll back the commits since the last checkpoint.
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000")
-# The trace writer's own connection also keeps 16 MiB of pages (SQLite's default 2 MiB was measured at
+# The trace writer's own connection also keeps 8 MiB of pages (SQLite's default 2 MiB was measured at
 # ~150 µs CPU per trace against ~95 µs: each insert touches ~22 index pages and re-read the evicted ones).
+# The cache fills up under load and is counted in RSS: 16 MiB cost ~16 MB (issue 2: RSS ≤ 80 MB) for no
+# writer throughput measurable over 8 MiB (bench/writer_bench.py, 50k traces: ~6,100/s for both, 4 MiB
+# ~5,700/s, 2 MiB ~4,800/s).
 # Its checkpoints run on a thread of their own (store/sqlite_writer.py); its auto-checkpoint at 64 MiB of
 # WAL only bounds the file should that thread fall behind, and `journal_size_limit` shrinks it back after.
-SQLITE_WRITER_PRAGMAS = ("cache_size=-16384", "wal_autocheckpoint=16384", "journal_size_limit=67108864")
+SQLITE_WRITER_PRAGMAS = ("cache_size=-8192", "wal_autocheckpoint=16384", "journal_size_limit=67108864")
 
 
 def _json_dumps(value: Any) -> str:
