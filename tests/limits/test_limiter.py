@@ -16,6 +16,7 @@ from ongoingai.limits.memory import MemoryBackend
 from ongoingai.limits.rules import LimitRules, Subject, Thresholds
 from ongoingai.traces import TraceRecord
 from tests.fakes.clocks import T0, ManualClock
+from tests.fakes.trace_records import make_record
 
 ORG, WS, KEY = "acme", "ws", "k1"
 
@@ -31,14 +32,9 @@ def limiter(clock: ManualClock, key: Thresholds = OFF, workspace: Thresholds = O
 def trace(
     tokens: int, cost: float, *, key: str | None = KEY, org: str = ORG, at: datetime = T0
 ) -> TraceRecord:
-    return TraceRecord(
+    return make_record(
         id=f"t{tokens}-{cost}",
         timestamp=at,
-        provider="openai",
-        model="gpt-4o",
-        request_method="POST",
-        request_path="/openai/v1/chat/completions",
-        response_status=200,
         org_id=org,
         workspace_id=WS,
         total_tokens=tokens,

@@ -19,6 +19,7 @@ from ongoingai.limits.rules import LimitRules, Thresholds
 from ongoingai.traces import TraceRecord
 from tests.fakes.clocks import T0, ManualClock
 from tests.fakes.tcp_relay import TcpRelay
+from tests.fakes.trace_records import make_record
 from tests.fakes.upstream import FakeUpstream
 from tests.limits.conftest import HEADER, TOKEN_A, StackFactory, redis_dump, script_chat
 
@@ -30,14 +31,9 @@ OFF = Thresholds()
 
 
 def record(tokens: int, cost: float = 0.0, key: str = KEY) -> TraceRecord:
-    return TraceRecord(
+    return make_record(
         id="t",
         timestamp=T0,
-        provider="openai",
-        model="gpt-4o",
-        request_method="POST",
-        request_path="/openai/v1/chat/completions",
-        response_status=200,
         org_id=ORG,
         workspace_id=WS,
         total_tokens=tokens,

@@ -331,18 +331,12 @@ class BatchWriter:
     def _take_queued(self, most: int) -> list[TraceRecord]:
         """Up to `most` records already queued, without waiting. Nothing while closing: the queue then
         ends with the stop sentinel, which `_collect` must be the one to see."""
-        out: list[TraceRecord] = []
-        if self._closing:
-            return out
-        while len(out) < most and not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is not None:
-                out.append(item)
-        return out
+        return [] if self._closing else self._drain_queue(most)
 
-    def _drain_queue(self) -> list[TraceRecord]:
+    def _drain_queue(self, most: int | None = None) -> list[TraceRecord]:
+        """Queued records (up to `most`), without waiting; a stop sentinel met on the way is discarded."""
         out: list[TraceRecord] = []
-        while not self._queue.empty():
+        while (most is None or len(out) < most) and not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not None:
                 out.append(item)
