@@ -20,9 +20,17 @@ import pytest
 
 from ongoingai.config import Settings
 from ongoingai.store import SqlTraceStore, open_trace_store
+from tests.fakes.sdk import close_all as close_sdk_clients
 from tests.fakes.storage import storage_settings
 
 DEFAULT_SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_clients() -> Iterator[None]:
+    """Close the official SDK clients a test built (tests/fakes/sdk.py) before the next test starts."""
+    yield
+    close_sdk_clients()
 
 
 def server_dsn() -> str:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import openai
 import pytest
 import yaml
 
@@ -20,6 +19,7 @@ from ongoingai.config import Settings
 from ongoingai.query.traces import TraceFilter, list_traces
 from ongoingai.store import open_trace_store
 from tests.e2e import wire
+from tests.fakes.sdk import openai_client
 from tests.fakes.servers import ServerThread, free_port
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.fakes.written import texts_under
@@ -90,7 +90,7 @@ def test_serve_records_traffic_and_stops_cleanly_on_sigterm(
             wait_ready(base, proc)
             fake.script("/v1/chat/completions", Reply.json(wire.CHAT_COMPLETION))
             fake.script("/v1/chat/completions", Reply.sse(wire.chat_stream(["a", "b"])))
-            client = openai.OpenAI(base_url=base + "/openai/v1", api_key=PROVIDER_KEY, max_retries=0)
+            client = openai_client(base + "/openai/v1", PROVIDER_KEY)
             client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
             for _ in client.chat.completions.create(model="gpt-4o-mini", messages=[], stream=True):
                 pass

@@ -9,13 +9,14 @@ import pytest
 
 from tests.e2e import wire
 from tests.e2e.conftest import ANTHROPIC_KEY, RunningGateway
+from tests.fakes.sdk import anthropic_client
 from tests.fakes.upstream import FakeUpstream, Reply
 
 pytestmark = pytest.mark.e2e
 
 
 def client(gw: RunningGateway) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gw.anthropic_base, api_key=ANTHROPIC_KEY, max_retries=0)
+    return anthropic_client(gw.anthropic_base, ANTHROPIC_KEY)
 
 
 def test_message_round_trip(gateway: RunningGateway, fake: FakeUpstream) -> None:

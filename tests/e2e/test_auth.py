@@ -20,6 +20,7 @@ from ongoingai.app import build_gateway
 from ongoingai.config import Settings
 from tests.e2e import wire
 from tests.e2e.conftest import ANTHROPIC_KEY, PROVIDER_KEY
+from tests.fakes.sdk import openai_client
 from tests.fakes.servers import ServerThread
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.fakes.written import texts_under
@@ -41,13 +42,7 @@ class Served:
         return httpx.request(method, self.url + path, headers=headers, timeout=10, **kw)
 
     def openai(self, token: str, **kw: Any) -> openai.OpenAI:
-        return openai.OpenAI(
-            base_url=self.url + "/openai/v1",
-            api_key=PROVIDER_KEY,
-            max_retries=0,
-            default_headers={HEADER: token},
-            **kw,
-        )
+        return openai_client(self.url + "/openai/v1", PROVIDER_KEY, default_headers={HEADER: token}, **kw)
 
 
 @pytest.fixture

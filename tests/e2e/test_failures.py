@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e import wire
 from tests.e2e.conftest import PROVIDER_KEY, GatewayFactory
+from tests.fakes.sdk import openai_client
 from tests.fakes.servers import free_port
 from tests.fakes.upstream import FakeUpstream, Reply
 
@@ -105,9 +106,9 @@ def test_upstream_reset_mid_stream_is_recorded(gateway_and_fake: tuple[GatewayFa
     start, fake = gateway_and_fake
     gw = start()
     fake.script(CHAT, Reply.sse(wire.chat_stream(["a", "b", "c"]), reset_after=2, pause=0.05))
-    stream = openai.OpenAI(
-        base_url=gw.url + "/openai/v1", api_key=PROVIDER_KEY, max_retries=0
-    ).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True)
+    stream = openai_client(gw.url + "/openai/v1", PROVIDER_KEY).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True
+    )
     with pytest.raises(openai.APIError):
         for _ in stream:
             pass

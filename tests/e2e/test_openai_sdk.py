@@ -10,13 +10,14 @@ import pytest
 
 from tests.e2e import wire
 from tests.e2e.conftest import PROVIDER_KEY, RunningGateway
+from tests.fakes.sdk import openai_client
 from tests.fakes.upstream import FakeUpstream, Reply
 
 pytestmark = pytest.mark.e2e
 
 
 def client(gw: RunningGateway, **kw: object) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gw.openai_base, api_key=PROVIDER_KEY, max_retries=0, **kw)  # type: ignore[arg-type]
+    return openai_client(gw.openai_base, PROVIDER_KEY, **kw)
 
 
 def test_chat_completion_round_trip_is_byte_identical(gateway: RunningGateway, fake: FakeUpstream) -> None:

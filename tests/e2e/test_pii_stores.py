@@ -27,6 +27,7 @@ from ongoingai.app import build_gateway
 from ongoingai.config import Settings
 from tests.e2e import wire
 from tests.e2e.conftest import ANTHROPIC_KEY, PROVIDER_KEY
+from tests.fakes.sdk import anthropic_client, openai_client
 from tests.fakes.servers import ServerThread
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.fakes.written import texts_under
@@ -121,8 +122,8 @@ def run_the_four_calls(served: Served, fake: FakeUpstream, blocked: bool) -> lis
     fake.script("/v1/chat/completions", Reply.sse(wire.chat_stream(REPLY_WORDS)))
     fake.script("/v1/messages", Reply.json(ANTHROPIC_REPLY))
     fake.script("/v1/messages", Reply.sse(wire.anthropic_stream(REPLY_WORDS)))
-    oai = openai.OpenAI(base_url=served.url + "/openai/v1", api_key=PROVIDER_KEY, max_retries=0)
-    claude = anthropic.Anthropic(base_url=served.url + "/anthropic", api_key=ANTHROPIC_KEY, max_retries=0)
+    oai = openai_client(served.url + "/openai/v1", PROVIDER_KEY)
+    claude = anthropic_client(served.url + "/anthropic", ANTHROPIC_KEY)
     with oai, claude:
         messages: Any = [{"role": "user", "content": PROMPT}]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-import anthropic
 import httpx
 import openai
 import orjson
@@ -13,6 +12,7 @@ import pytest
 
 from tests.e2e import wire
 from tests.e2e.conftest import ANTHROPIC_KEY, PROVIDER_KEY, GatewayFactory
+from tests.fakes.sdk import anthropic_client, openai_client
 from tests.fakes.servers import free_port
 from tests.fakes.upstream import FakeUpstream, Reply
 
@@ -38,14 +38,14 @@ def test_no_secret_in_records_or_logs(
     fake.script("/v1/chat/completions", Reply.sse(wire.chat_stream(["x"]), reset_after=1))
     fake.script("/v1/messages", Reply.json(wire.ANTHROPIC_MESSAGE))
     headers = {"X-OngoingAI-Gateway-Key": GATEWAY_TOKEN}
-    oai = openai.OpenAI(base_url=gw.openai_base, api_key=PROVIDER_KEY, max_retries=0, default_headers=headers)
+    oai = openai_client(gw.openai_base, PROVIDER_KEY, default_headers=headers)
     oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.APIError):
         for _ in oai.chat.completions.create(model="gpt-4o", messages=[], stream=True):
             pass
-    anthropic.Anthropic(
-        base_url=gw.anthropic_base, api_key=ANTHROPIC_KEY, max_retries=0, default_headers=headers
-    ).messages.create(model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    anthropic_client(gw.anthropic_base, ANTHROPIC_KEY, default_headers=headers).messages.create(
+        model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+    )
     response = httpx.post(
         dead.url + "/openai/v1/chat/completions",
         json={"model": "gpt-4o"},

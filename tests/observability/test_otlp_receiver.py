@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-import openai
 import orjson
 import pytest
 import yaml
@@ -29,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from tests.e2e import wire
+from tests.fakes.sdk import openai_client
 from tests.fakes.servers import ServerThread, free_port
 from tests.fakes.upstream import FakeUpstream, Reply
 
@@ -178,7 +178,7 @@ def test_serve_exports_spans_and_metrics_over_otlp_http(
     try:
         wait_until(lambda: ready(base), proc, "readiness")
         fake.script("/v1/chat/completions", Reply.json(wire.CHAT_COMPLETION))
-        client = openai.OpenAI(base_url=base + "/openai/v1", api_key=PROVIDER_KEY, max_retries=0)
+        client = openai_client(base + "/openai/v1", PROVIDER_KEY)
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
         assert httpx.get(base + "/metrics", timeout=5).status_code == 200
         wanted_spans = {"POST /openai/*", "gateway.auth", "gateway.route", "proxy POST /openai/*"}
