@@ -86,7 +86,9 @@ def loaded_on_start(database: Path) -> list[str]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # Log lines come from a writer thread and may follow the result line.
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("{\"status\"")]
+    result = json.loads(line)
     assert result["status"] == 200
     modules: list[str] = result["modules"]
     return modules

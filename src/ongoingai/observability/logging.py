@@ -9,6 +9,7 @@ traceback leaves with a credential in it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from contextvars import ContextVar
@@ -127,10 +128,18 @@ def level_of(name: str) -> int:
 
 
 def build_handler(
-    fmt: str = "json", scrubber: Scrubber = DEFAULT_SCRUBBER, stream: IO[str] | None = None
+    fmt: str = "json",
+    scrubber: Scrubber = DEFAULT_SCRUBBER,
+    stream: IO[str] | None = None,
+    *,
+    buffered: bool = False,
 ) -> logging.Handler:
-    """The stdout handler with its filters; tests attach the same handler to a buffer."""
-    handler = logging.StreamHandler(stream or sys.stdout)
+    """The stdout handler with its filters; tests attach the same handler to a buffer.
+
+    `buffered`: flush once per event-loop iteration instead of once per line (`configure_logging`).
+    """
+    handler_class = _LoopFlushedStreamHandler if buffered else logging.StreamHandler
+    handler: logging.StreamHandler[IO[str]] = handler_class(stream or sys.stdout)
     if fmt == "text":
         handler.setFormatter(GatewayTextFormatter(scrubber))
     else:
@@ -140,15 +149,59 @@ def build_handler(
     return handler
 
 
-def configure_logging(level: str = "info", fmt: str = "json", scrubber: Scrubber = DEFAULT_SCRUBBER) -> None:
+class _LoopFlushedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each line to the stream's buffer; flushes once per event-loop iteration.
+
+    One write(2) per access-log line was ~6 % of the proxy's CPU at c=16 (py-spy). On the event loop's
+    thread the flush is scheduled with `call_soon`, so every line logged during one loop iteration goes
+    out in one write, still within microseconds of being logged; a line logged off the loop (a writer
+    thread, the CLI) is flushed at once as before. A writer thread with a queue was measured too: its
+    wake-ups and GIL hand-offs cost more CPU per request than the writes it saved.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        self._flush_pending = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+            return
+        loop = asyncio._get_running_loop()
+        if loop is None:
+            self.flush()
+        elif not self._flush_pending:
+            self._flush_pending = True
+            loop.call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._flush_pending = False
+        self.acquire()
+        try:
+            self.flush()
+        finally:
+            self.release()
+
+
+def configure_logging(
+    level: str = "info",
+    fmt: str = "json",
+    scrubber: Scrubber = DEFAULT_SCRUBBER,
+    *,
+    stream: IO[str] | None = None,
+) -> None:
+    """Route every logger to one handler on `stream` (stdout), flushed once per loop iteration."""
     # The logging HOWTO's "Optimization" switches: no stack walk for the caller, no thread/process
     # lookups. None of them is in our line format, and the access log writes one line per request.
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+
     root = logging.getLogger()
-    root.handlers[:] = [build_handler(fmt, scrubber)]
+    root.handlers[:] = [build_handler(fmt, scrubber, stream, buffered=True)]
     root.setLevel(level_of(level))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
