@@ -12,6 +12,8 @@ A cell is a warm-up then `--requests` requests at `--concurrency`; its figure is
 + system, every thread: the aiosqlite writer and the span exporter included) per request, read after
 the writer drained and spans were flushed. Rounds are interleaved in rotated order so a noisy minute
 hits every mode; each figure is the median over rounds. A benchmark, not a test: nothing asserts.
+`--threads` also shows the CPU spent in the cyclic garbage collector, `(gc)`, already counted in the
+threads' figures (sampled spans are what makes it grow).
 
     .venv/bin/python bench/otel_overhead.py [--requests 2000] [--rounds 5] [--concurrency 8] [--auth]
     .venv/bin/python bench/otel_overhead.py --modes off,metrics-only,traces-0.1 --threads  # diagnosis
@@ -252,10 +254,21 @@ async def child(args: argparse.Namespace, workdir: Path) -> None:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
     else:
+        gc_spent = [0.0, 0.0]  # CPU seconds in the cyclic collector, start of the running collection
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                gc_spent[1] = time.thread_time()
+            else:
+                gc_spent[0] += time.thread_time() - gc_spent[1]
+
+        gc.callbacks.append(on_gc)
         before = thread_cpu()
         seconds = await cell(app, args.requests, args.concurrency, args.auth)
         after = thread_cpu()
+        gc.callbacks.remove(on_gc)
         threads = {n: (after[n] - before.get(n, 0.0)) / args.requests for n in after}
+        threads["(gc)"] = gc_spent[0] / args.requests  # part of the threads' figures, shown apart
         print(json.dumps({"mode": mode, "cpu": seconds, "threads": threads}))
     await stop()
 

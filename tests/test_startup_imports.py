@@ -87,7 +87,7 @@ def loaded_on_start(database: Path) -> list[str]:
     )
     assert done.returncode == 0, done.stderr
     # Log lines come from a writer thread and may follow the result line.
-    (line,) = [line for line in done.stdout.splitlines() if line.startswith("{\"status\"")]
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith('{"status"')]
     result = json.loads(line)
     assert result["status"] == 200
     modules: list[str] = result["modules"]

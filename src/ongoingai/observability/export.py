@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
@@ -61,12 +61,46 @@ class FailureLog:
             logger.info("opentelemetry export recovered", extra={"signal": self._signal})
 
 
+class ScrubsValues(Protocol):
+    def scrub(self, text: str) -> str: ...
+
+    def value(self, value: Any) -> Any: ...
+
+
+# Distinct strings remembered by `MemoScrubber`; past it the memo starts over (correlation ids and
+# paths are unique, route, provider, model and method repeat on every span).
+_MEMO_MAX = 4096
+
+
+class MemoScrubber:
+    """`Scrubber` with a memo of the strings it has seen: span attribute values repeat from span to span
+    and the scrub is pure. Used by the export thread only."""
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self._scrubber = scrubber
+        self._memo: dict[str, str] = {}
+
+    def scrub(self, text: str) -> str:
+        found = self._memo.get(text)
+        if found is None:
+            found = self._scrubber.scrub(text)
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            self._memo[text] = found
+        return found
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub(value)
+        return self._scrubber.value(value)
+
+
 class ScrubbingSpanExporter(SpanExporter):
     def __init__(
         self, inner: SpanExporter, scrubber: Scrubber, failures: FailureLog, exported: Callable[[int], None]
     ) -> None:
         self._inner = inner
-        self._scrubber = scrubber
+        self._scrubber = MemoScrubber(scrubber)
         self._failures = failures
         self._exported = exported
 
@@ -91,7 +125,7 @@ class ScrubbingSpanExporter(SpanExporter):
         return self._inner.force_flush(timeout_millis)
 
 
-def _scrub_attributes(attributes: Any, scrubber: Scrubber) -> tuple[dict[str, Any] | None, bool]:
+def _scrub_attributes(attributes: Any, scrubber: ScrubsValues) -> tuple[dict[str, Any] | None, bool]:
     if not attributes:
         return None, False
     changed = False
@@ -103,7 +137,7 @@ def _scrub_attributes(attributes: Any, scrubber: Scrubber) -> tuple[dict[str, An
     return out, changed
 
 
-def scrub_span(span: ReadableSpan, scrubber: Scrubber) -> ReadableSpan:
+def scrub_span(span: ReadableSpan, scrubber: ScrubsValues) -> ReadableSpan:
     """The span itself when nothing needed scrubbing, else a copy with scrubbed strings."""
     attributes, changed = _scrub_attributes(span.attributes, scrubber)
     events: list[Event] = []

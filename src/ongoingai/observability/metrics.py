@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.trace import SpanContext
 
+from ongoingai.observability.histograms import BucketHistogram
 from ongoingai.observability.labels import CallerIdentity
 from ongoingai.observability.scrub import Scrubber
 from ongoingai.traces import TraceRecord
@@ -105,7 +107,6 @@ class GatewayMetrics:
         self._by_labels: dict[Key, LabelSet] = {}
         self._overflow = LabelSet(_OVERFLOW, _OVERFLOW, _OVERFLOW, _OVERFLOW)
         counter = meter.create_counter
-        histogram = meter.create_histogram
         self.queue_dropped = counter(
             "ongoingai.trace.queue_dropped_total", description="Traces refused by the queue"
         )
@@ -119,19 +120,21 @@ class GatewayMetrics:
             description="Traces accepted by the queue",
         )
         self.written = counter("ongoingai.trace.written_total", description="Trace rows persisted")
-        self.flush_duration = histogram(
-            "ongoingai.trace.flush_duration_seconds",
+        # The histograms are ours (histograms.py: the SDK's cost ~5 µs per record and reader); `attach`
+        # hands them to every reader of the meter's provider at collection.
+        self.flush_duration = BucketHistogram(
+            ("ongoingai.trace.flush_duration_seconds",),
+            "Duration of one trace batch write",
+            FLUSH_BUCKETS,
             unit="s",
-            description="Duration of one trace batch write",
-            explicit_bucket_boundaries_advisory=FLUSH_BUCKETS,
         )
-        self.flush_batch_size = histogram(
-            "ongoingai.trace.flush_batch_size",
-            description="Records per trace batch",
-            explicit_bucket_boundaries_advisory=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+        self.flush_batch_size = BucketHistogram(
+            ("ongoingai.trace.flush_batch_size",),
+            "Records per trace batch",
+            (1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
         )
-        # Recorded once per captured exchange: the counters are `Sums`, the histograms stay synchronous
-        # (exemplars need the recording's context).
+        # Recorded once per captured exchange: the counters are `Sums`, the histograms `BucketHistogram`s
+        # (the exemplar is the sampled span passed in, as the SDK's trace-based filter would take it).
         self.requests = Sums()
         self.tokens = Sums()
         self.cost = Sums()
@@ -139,25 +142,21 @@ class GatewayMetrics:
         observable(
             "ongoingai.provider.request_total", [self.requests.observe], description="Captured exchanges"
         )
-        self.provider_duration = histogram(
-            "ongoingai.provider.request_duration_seconds",
-            unit="s",
-            description="Latency of captured exchanges",
-            explicit_bucket_boundaries_advisory=REQUEST_BUCKETS,
-        )
         observable("ongoingai.proxy.request_total", [self.requests.observe], description="Captured exchanges")
-        self.proxy_duration = histogram(
-            "ongoingai.proxy.request_duration_seconds",
+        # Provider and proxy request durations are the same measurement: one histogram, both names.
+        self.duration = BucketHistogram(
+            ("ongoingai.provider.request_duration_seconds", "ongoingai.proxy.request_duration_seconds"),
+            "Latency of captured exchanges",
+            REQUEST_BUCKETS,
             unit="s",
-            description="Latency of captured exchanges",
-            explicit_bucket_boundaries_advisory=REQUEST_BUCKETS,
         )
-        self.ttft = histogram(
-            "ongoingai.proxy.ttft",
+        self.ttft = BucketHistogram(
+            ("ongoingai.proxy.ttft",),
+            "Time to the first streamed byte sent to the client",
+            TTFT_BUCKETS,
             unit="s",
-            description="Time to the first streamed byte sent to the client",
-            explicit_bucket_boundaries_advisory=TTFT_BUCKETS,
         )
+        self.histograms = (self.flush_duration, self.flush_batch_size, self.duration, self.ttft)
         observable("ongoingai.tokens", [self.tokens.observe], description="Tokens by direction")
         observable("ongoingai.cost.usd", [self.cost.observe], unit="USD", description="Estimated cost")
         self.upstream_errors = counter("ongoingai.upstream.errors", description="Upstream failures by class")
@@ -204,18 +203,19 @@ class GatewayMetrics:
         self._label_sets[key] = built
         return built
 
-    def record_exchange(self, ex: CapturedExchange, record: TraceRecord, labels: LabelSet) -> None:
+    def record_exchange(
+        self, ex: CapturedExchange, record: TraceRecord, labels: LabelSet, exemplar: SpanContext | None = None
+    ) -> None:
         """Everything recorded once per captured exchange (observability.md §3, "at capture time").
 
-        Histograms take the current context: a sampled request's span becomes the exemplar.
+        `exemplar`: the sampled request's current span (`histograms.sampled_context()`), None otherwise.
         """
         scope = labels.scope
         seconds = max(ex.ended_ns - ex.started_ns, 0) / 1e9
         self.requests.add(1, labels.with_status)  # provider and proxy request_total read the same sums
-        self.provider_duration.record(seconds, scope)
-        self.proxy_duration.record(seconds, scope)
+        self.duration.record(seconds, scope, exemplar)  # provider and proxy request_duration_seconds
         if ex.streaming and ex.first_write_ns:
-            self.ttft.record((ex.first_write_ns - ex.started_ns) / 1e9, scope)
+            self.ttft.record((ex.first_write_ns - ex.started_ns) / 1e9, scope, exemplar)
         if record.input_tokens:
             self.tokens.add(record.input_tokens, labels.input)
         if record.output_tokens:

@@ -110,14 +110,21 @@ class OtelRequestObserver(RequestObserver):
 
 def _finish_server(spans: RequestSpans, code: int, error: BaseException | None) -> None:
     server = spans.server
-    server.set_attribute("http.response.status_code", code)
-    server.set_attribute("gateway.correlation_id", spans.correlation_id)
+    # One `set_attributes`: each call takes the span's and the attribute map's locks.
+    attributes: dict[str, str | int] = {
+        "http.response.status_code": code,
+        "gateway.correlation_id": spans.correlation_id,
+    }
+    status = None
     if code >= 500:
-        server.set_attribute("error.type", str(code))
-        server.set_status(Status(StatusCode.ERROR, f"http {code}"))
+        attributes["error.type"] = str(code)
+        status = Status(StatusCode.ERROR, f"http {code}")
     elif error is not None:
-        server.set_attribute("error.type", type(error).__name__)
-        server.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        attributes["error.type"] = type(error).__name__
+        status = Status(StatusCode.ERROR, type(error).__name__)
+    server.set_attributes(attributes)
+    if status is not None:
+        server.set_status(status)
     server.end()
 
 

@@ -22,6 +22,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Status, StatusCode, get_current_span
 
 from ongoingai import __version__
@@ -32,6 +33,7 @@ from ongoingai.observability.export import (
     CountingMetricExporter,
     FailureLog,
 )
+from ongoingai.observability.histograms import attach, sampled_context
 from ongoingai.observability.labels import UNKNOWN, CallerIdentity, route_pattern
 from ongoingai.observability.metrics import CapturedExchange, GatewayMetrics, register_runtime_metrics
 from ongoingai.observability.otel import NO_SPAN, SHUTDOWN_TIMEOUT_S, Sink, Telemetry, otlp_base_url
@@ -81,6 +83,16 @@ class OtelTelemetry(Telemetry):
         self.writer = WriterTelemetry(self.tracer, metrics, self.scrubber)
         self._prices = prices
         self._families: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
+
+    def label(self, value: str) -> str:
+        """`Scrubber.label`, memoised: tenant ids, key ids and roles repeat from request to request."""
+        cached = self._labels.get(value)
+        if cached is None:
+            cached = self.scrubber.label(value)
+            if len(self._labels) < _FAMILY_CACHE_MAX:
+                self._labels[value] = cached
+        return cached
 
     def family(self, model: str) -> str:
         """The bounded `model` label: price-table family, `unknown` when none was seen, else `other`."""
@@ -103,7 +115,7 @@ class OtelTelemetry(Telemetry):
         if spans is None or self.tracer is None:
             return NO_SPAN
         if identity is not None:
-            label = self.scrubber.label
+            label = self.label
             spans.key_id = label(identity.key_id)
             spans.role = label(identity.role)
             spans.org_id = label(identity.org_id)
@@ -121,20 +133,24 @@ class OtelTelemetry(Telemetry):
             if spans is None:
                 return check(tap, body)
             span = tracer.start_span("gateway.policy", attributes=spans.scope_attributes())
+            # Set once at the end: each `set_attribute` call takes the span's and its map's locks.
+            attributes: dict[str, str] = {}
             try:
                 forwarded = check(tap, body)
             except Exception as exc:  # the denial itself propagates unchanged
                 reason = str(getattr(exc, "failure_class", "") or type(exc).__name__)
-                span.set_attributes({"gateway.policy.result": "deny", "gateway.policy.reason": reason})
+                attributes["gateway.policy.result"] = "deny"
+                attributes["gateway.policy.reason"] = reason
                 span.set_status(Status(StatusCode.ERROR, reason))
                 raise
             else:
-                span.set_attribute("gateway.policy.result", "allow" if forwarded is body else "redact")
+                attributes["gateway.policy.result"] = "allow" if forwarded is body else "redact"
                 return forwarded
             finally:
                 mode = getattr(getattr(tap, "policy", None), "mode", None)
                 if mode is not None:
-                    span.set_attribute("gateway.policy.mode", str(getattr(mode, "value", mode)))
+                    attributes["gateway.policy.mode"] = str(getattr(mode, "value", mode))
+                span.set_attributes(attributes)
                 span.end()
 
         return traced
@@ -169,17 +185,20 @@ class OtelTelemetry(Telemetry):
         pattern = route_pattern(record.request_path)
         if spans is not None:
             spans.end_client(exchange.response_status, exchange.failure_class)
-            spans.org_id = self.scrubber.label(record.org_id)
-            spans.workspace_id = self.scrubber.label(record.workspace_id)
+            label = self.label
+            spans.org_id = label(record.org_id)
+            spans.workspace_id = label(record.workspace_id)
             identity = exchange.identity
             if identity is not None:
-                spans.key_id = self.scrubber.label(identity.key_id)
-                spans.role = self.scrubber.label(identity.role)
+                spans.key_id = label(identity.key_id)
+                spans.role = label(identity.role)
             record.metadata["otel_trace_id"] = format(spans.server.get_span_context().trace_id, "032x")
         metrics = self.metrics
         labels = metrics.labels(record, family, pattern) if metrics is not None else None
         if metrics is not None and labels is not None:
-            metrics.record_exchange(exchange, record, labels)
+            # Only a sampled request has REQUEST_SPANS: the others skip the context lookup.
+            exemplar = sampled_context() if spans is not None else None
+            metrics.record_exchange(exchange, record, labels, exemplar)
         if spans is not None and self.tracer is not None:
             span = self.tracer.start_span("gateway.trace.enqueue", attributes=spans.scope_attributes(family))
             accepted = sink.enqueue(record)
@@ -285,6 +304,8 @@ def build(
             shutdown_on_exit=False,
         )
         metrics = GatewayMetrics(meter_provider.get_meter("ongoingai.gateway", __version__), scrubber)
+        scope = InstrumentationScope("ongoingai.gateway", __version__)
+        attach(readers, metrics.histograms, scope, resource)  # the histograms are kept outside the SDK
         holder.append(metrics)
         register_runtime_metrics(meter_provider.get_meter("ongoingai.runtime", __version__))
 

@@ -93,10 +93,13 @@ class RequestSpans:
         if client is None:
             return
         self.client = None
-        if status:
+        if status and failure_class:
+            client.set_attributes({"http.response.status_code": status, "error.type": failure_class})
+        elif status:
             client.set_attribute("http.response.status_code", status)
-        if failure_class:
+        elif failure_class:
             client.set_attribute("error.type", failure_class)
+        if failure_class:
             client.set_status(Status(StatusCode.ERROR, failure_class))
         elif status >= 500:
             client.set_status(Status(StatusCode.ERROR, f"http {status}"))
@@ -109,8 +112,10 @@ class RequestSpans:
         route = self.route
         if route is not None:
             provider, prefix = route_provider(self.pattern)
-            route.set_attributes(scope)
-            route.set_attributes({"gateway.route.provider": provider, "gateway.route.prefix": prefix})
+            # One `set_attributes` per span: each call takes the span's and the attribute map's locks.
+            route.set_attributes(
+                {**scope, "gateway.route.provider": provider, "gateway.route.prefix": prefix}
+            )
             if error is not None:
                 route.set_status(Status(StatusCode.ERROR, type(error).__name__))
             elif (failed := error_status(status)) is not None:
@@ -120,21 +125,23 @@ class RequestSpans:
 
     def _finish_auth(self, scope: dict[str, Any], status: int) -> None:
         auth = self.auth
-        auth.set_attributes(scope)
-        auth.set_attribute("gateway.correlation_id", self.correlation_id)
+        attributes = scope  # built for this call: extended in place, set once
+        attributes["gateway.correlation_id"] = self.correlation_id
         if self.key_id:
-            auth.set_attribute("gateway.key_id", self.key_id)
+            attributes["gateway.key_id"] = self.key_id
         if self.role:
-            auth.set_attribute("gateway.role", self.role)
+            attributes["gateway.role"] = self.role
         # observability.md §2: derived from the final status of everything inside (an upstream 401/403
         # or a PII 403 also reads as deny: the original's quirk, kept).
         if status in (401, 403):
             reason = "unauthorized" if status == 401 else "forbidden"
-            auth.set_attribute("gateway.auth.result", "deny")
-            auth.set_attribute("gateway.auth.deny_reason", reason)
+            attributes["gateway.auth.result"] = "deny"
+            attributes["gateway.auth.deny_reason"] = reason
+            auth.set_attributes(attributes)
             auth.set_status(Status(StatusCode.ERROR, reason))
         else:
-            auth.set_attribute("gateway.auth.result", "allow")
+            attributes["gateway.auth.result"] = "allow"
+            auth.set_attributes(attributes)
             if (failed := error_status(status)) is not None:
                 auth.set_status(failed)
         auth.end()

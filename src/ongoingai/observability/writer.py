@@ -60,6 +60,8 @@ class WriterTelemetry:
         from opentelemetry.context import Context, attach, detach
         from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
+        from ongoingai.observability.histograms import sampled_context
+
         started = time.perf_counter()
         span = None
         token = None
@@ -84,8 +86,9 @@ class WriterTelemetry:
                 span.end()
                 detach(token)
             if self._metrics is not None:
-                self._metrics.flush_duration.record(time.perf_counter() - started)
-                self._metrics.flush_batch_size.record(size)
+                exemplar = sampled_context()  # what the SDK's trace-based exemplar filter would take
+                self._metrics.flush_duration.record(time.perf_counter() - started, exemplar=exemplar)
+                self._metrics.flush_batch_size.record(size, exemplar=exemplar)
 
     def written(self, rows: int, error_classes: Sequence[str] = ()) -> None:
         """The store's answer for the current batch: rows persisted and the classes of what failed."""
