@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import pytest
 
 from ongoingai.config import Settings
 from ongoingai.sink import BatchWriter, SpillJournal, default_spill_path
+from ongoingai.sink.batch_writer import WRITES_IN_FLIGHT
 from ongoingai.sink.diagnostics import pressure_state, utilization_pct
 from ongoingai.store import WriteResult
 from ongoingai.traces import TraceRecord
@@ -251,3 +253,21 @@ async def test_the_store_can_be_given_at_start_after_records_queued(tmp_path: Pa
 async def test_starting_without_a_store_is_refused() -> None:
     with pytest.raises(ValueError, match="needs a trace store"):
         await BatchWriter(None, store_driver="sqlite").start()
+
+
+async def test_at_most_writes_in_flight_batches_are_with_the_store_at_once(store: MemoryTraceStore) -> None:
+    store.hold()
+    writer = make_writer(store, batch_size=2)
+    for n in range(1, 21):
+        writer.enqueue(make_record(n))
+    await writer.start()
+    await store.wait_for_calls(WRITES_IN_FLIGHT)
+    for _ in range(20):  # turns of the loop in which a writer without the bound would hand over more
+        await asyncio.sleep(0)
+    assert len(store.calls) == WRITES_IN_FLIGHT
+
+    store.release()
+    stored = await store.wait_for_count(20)
+    await writer.shutdown(5)
+    assert sorted(r.id for r in stored) == sorted(make_record(n).id for n in range(1, 21))
+    assert len(store.calls) == 10  # every batch once

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ongoingai.sink import BatchWriter, SpillJournal
+from ongoingai.sink.batch_writer import WRITES_IN_FLIGHT
 from tests.fakes.trace_records import make_record
 from tests.fakes.trace_stores import FailingStore, MemoryTraceStore
 
@@ -186,6 +187,7 @@ def stalling_writer(store: MemoryTraceStore, spill_dir: Path) -> BatchWriter:
         retry_initial_s=0.001,
         retry_max_s=0.005,
         stall_after_s=0.0,  # given up at the first check that finds the queue half full
+        writes_in_flight=1,  # one batch with the store: the rest wait in the queue the watch looks at
     )
 
 
@@ -225,3 +227,23 @@ async def test_a_slow_write_is_waited_for_while_the_queue_stays_low(tmp_path: Pa
     assert [r.id for r in await store.wait_for_count(1)] == ids(1)
     await writer.shutdown(5)
     assert writer.diagnostics()["spilled_total"] == 0
+
+
+async def test_a_shutdown_timeout_journals_every_batch_still_being_written(tmp_path: Path) -> None:
+    store = MemoryTraceStore()
+    store.hold()
+    writer = spill_writer(store, tmp_path)
+    for n in range(1, 21):
+        writer.enqueue(make_record(n))
+    await writer.start()
+    await store.wait_for_calls(WRITES_IN_FLIGHT)  # that many batches handed to the store, none answered
+
+    await writer.shutdown(0.01)
+
+    d = writer.diagnostics()
+    assert (d["spill_journal_depth"], d["write_dropped_total"]) == (20, 0)
+    later = MemoryTraceStore()
+    restarted = spill_writer(later, tmp_path)
+    await restarted.start()
+    assert sorted(r.id for r in await later.wait_for_count(20)) == ids(*range(1, 21))
+    await restarted.shutdown(5)

@@ -107,3 +107,53 @@ async def test_a_writer_blocked_by_another_process_lock_waits_and_then_writes(tm
         await store.close()
 
     assert (result.written, result.failures) == (2, ())
+
+
+async def test_batches_handed_over_while_the_thread_waits_share_one_transaction(tmp_path: Path) -> None:
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)
+    other = sqlite3.connect(settings.storage.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the thread waits for the lock with the first batch in hand
+        writes = [
+            asyncio.ensure_future(store.write_batch([make_record(10 * b + n) for n in range(1, 4)]))
+            for b in range(3)
+        ]
+        await asyncio.sleep(0.05)
+        other.execute("COMMIT")
+        results = await asyncio.gather(*writes)
+        inserter = store._sqlite
+        assert inserter is not None
+        assert [(r.written, r.failures) for r in results] == [(3, ())] * 3
+        assert inserter.transactions == 1
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_a_bad_record_fails_its_group_and_each_batch_then_keeps_its_good_records(
+    tmp_path: Path,
+) -> None:
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)
+    other = sqlite3.connect(settings.storage.path, isolation_level=None)
+    try:
+        assert (await store.write_batch([make_record(1)])).written == 1
+        other.execute("BEGIN IMMEDIATE")
+        with_duplicate = asyncio.ensure_future(store.write_batch([make_record(2), make_record(1)]))
+        clean = asyncio.ensure_future(store.write_batch([make_record(3), make_record(4)]))
+        await asyncio.sleep(0.05)
+        other.execute("COMMIT")
+        bad, good = await with_duplicate, await clean
+    finally:
+        other.close()
+
+    try:
+        assert bad.written == 1 and [f.error_class for f in bad.failures] == ["constraint"]
+        assert [r.id for f in bad.failures for r in f.records] == [make_record(1).id]
+        assert (good.written, good.failures) == (2, ())
+        async with store.connect() as conn:
+            ids = (await conn.scalars(sa.text("SELECT id FROM traces ORDER BY id"))).all()
+        assert ids == [make_record(n).id for n in range(1, 5)]
+    finally:
+        await store.close()

@@ -172,16 +172,22 @@ async def _stored_ids(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
     return found
 
 
+async def unstored_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows an idempotent insert of `rows` will add. Ask before that insert, in its transaction."""
+    return unstored(rows, await _stored_ids(conn, [row["id"] for row in rows]))
+
+
 async def add_to_rollups(
     conn: AsyncConnection, rows: Sequence[Mapping[str, Any]], *, skip_stored: bool = False
 ) -> None:
-    """Add `rows` (trace column values, about to be inserted on `conn`) to the hourly rollups.
+    """Add `rows` (trace column values inserted, or about to be, on `conn`) to the hourly rollups.
 
-    Call it inside the insert's transaction and before the INSERT; `skip_stored=True` for idempotent
-    (replay) inserts, so that traces already stored are not counted again.
+    Call it inside the insert's transaction. `skip_stored=True` (idempotent replays) looks up which
+    traces are stored already, so it must then run before the INSERT; otherwise pass `unstored_rows`
+    asked before the insert and call this after it.
     """
     if skip_stored:
-        rows = unstored(rows, await _stored_ids(conn, [row["id"] for row in rows]))
+        rows = await unstored_rows(conn, rows)
     dialect = conn.dialect.name
     for table, bucket_of in LEVELS if rows else ():
         params = upsert_params(rows, dialect == "postgresql", bucket_of)

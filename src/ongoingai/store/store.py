@@ -40,19 +40,16 @@ class SqlTraceStore:
             self._insert = self._sqlite
         else:
             self._insert = PostgresInserter(engine)
-        # SQLite allows one writer at a time: serialise ours (a batch with its retries and one-by-one
-        # fallback, against the journal replay), retry against other processes.
-        self._write_lock = asyncio.Lock() if driver == "sqlite" else None
+        # SQLite allows one writer at a time: ours are serialised by the inserter's thread (which
+        # group-commits batches handed over together), other processes are retried (`busy_timeout`,
+        # then `insert_with_retry`). No lock here: it would keep a second batch from joining.
 
     async def write_batch(self, records: Sequence[TraceRecord], *, idempotent: bool = False) -> WriteResult:
         """Insert records (traces-and-lineage.md §4 "Write"); failures come back classified, not raised.
 
         `idempotent=True` skips records whose id is already stored (used when replaying the spill journal).
         """
-        if self._write_lock is None:
-            return await write_records(self._insert, records, idempotent=idempotent)
-        async with self._write_lock:
-            return await write_records(self._insert, records, idempotent=idempotent)
+        return await write_records(self._insert, records, idempotent=idempotent)
 
     def connect(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """A read connection for `query/` functions."""

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ongoingai.store.columns import JsonDocument, UtcDateTime, format_sqlite_time, to_utc
 from ongoingai.store.errors import TRANSIENT_CLASSES, ErrorClass, classify_error, error_kind
-from ongoingai.store.rollup import add_to_rollups
+from ongoingai.store.rollup import add_to_rollups, unstored_rows
 from ongoingai.store.rows import row_from_record
 from ongoingai.store.tables import traces
 from ongoingai.traces import TraceRecord
@@ -156,7 +156,13 @@ def postgres_arrays(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Any], ...]:
 
 
 class PostgresInserter:
-    """One transaction per batch on a pooled connection: rollups, then the unnest insert."""
+    """One transaction per batch on a pooled connection: the unnest insert, then the rollups.
+
+    Rollups last: two batches written at once (sink/batch_writer.py `WRITES_IN_FLIGHT`) touch the same
+    hourly rollup rows, and the second waits on the first's row locks until it commits. Taken after
+    the insert, those locks are held only for the short upsert and the commit, so the inserts, the
+    costly part (~23 indexes per trace), run side by side. Upserts go in key order: no deadlock.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -165,8 +171,9 @@ class PostgresInserter:
         now = datetime.now(UTC)
         rows = [row_from_record(r, now, postgres=True) for r in records]
         async with self._engine.begin() as conn:
-            await add_to_rollups(conn, rows, skip_stored=idempotent)  # same transaction as the insert
+            added = await unstored_rows(conn, rows) if idempotent else rows
             await conn.exec_driver_sql(postgres_batch_sql(idempotent), postgres_arrays(rows))
+            await add_to_rollups(conn, added)  # same transaction as the insert
 
 
 async def insert_with_retry(insert: Inserter, records: Sequence[TraceRecord], idempotent: bool) -> None:
