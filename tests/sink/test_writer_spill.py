@@ -247,3 +247,52 @@ async def test_a_shutdown_timeout_journals_every_batch_still_being_written(tmp_p
     await restarted.start()
     assert sorted(r.id for r in await later.wait_for_count(20)) == ids(*range(1, 21))
     await restarted.shutdown(5)
+
+
+class FirstWriteHangs(MemoryTraceStore):
+    """The first write waits for `release()`; every later one is answered after `delay_s`."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self._delay_s = delay_s
+        self._first = True
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def write_batch(self, records: Any, *, idempotent: bool = False) -> Any:
+        if self._first:
+            self._first = False
+            await self._released.wait()
+        else:
+            await asyncio.sleep(self._delay_s)
+        return await super().write_batch(records, idempotent=idempotent)
+
+
+async def test_a_slow_write_is_waited_for_while_the_store_answers_the_others(tmp_path: Path) -> None:
+    store = FirstWriteHangs(delay_s=0.01)
+    writer = BatchWriter(
+        store,
+        store_driver="sqlite",
+        journal=SpillJournal(tmp_path, 1 << 20),
+        queue_capacity=8,
+        batch_size=2,
+        flush_interval_ms=5,
+        stall_after_s=0.5,
+    )
+    await writer.start()
+    n = 0
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 1.2  # the first write is older than `stall_after_s` for most of this
+    while loop.time() < until:
+        while writer.diagnostics()["queue_depth"] < 6:  # keep the queue at least half full
+            n += 1
+            assert writer.enqueue(make_record(n))
+        await asyncio.sleep(0.005)
+    d = writer.diagnostics()
+    assert (d["spilled_total"], d.get("write_failures_by_class")) == (0, None)
+
+    store.release()
+    await writer.shutdown(10)
+    assert sorted(r.id for r in store.records) == ids(*range(1, n + 1))

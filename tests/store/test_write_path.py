@@ -157,3 +157,23 @@ async def test_a_bad_record_fails_its_group_and_each_batch_then_keeps_its_good_r
         assert ids == [make_record(n).id for n in range(1, 5)]
     finally:
         await store.close()
+
+
+async def test_a_batch_larger_than_one_statement_is_stored_whole_with_its_rollups(tmp_path: Path) -> None:
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)
+    try:
+        # 150 rows: statements of 64, 64 and 22; one rollup cell per model and hour.
+        records = [make_record(n, model=f"m{n % 70}", input_tokens=n) for n in range(1, 151)]
+        assert (await store.write_batch(records)).written == 150
+        async with store.connect() as conn:
+            stored = (await conn.execute(sa.text("SELECT count(*), sum(input_tokens) FROM traces"))).one()
+            rolled = (
+                await conn.execute(
+                    sa.text("SELECT sum(request_count), sum(input_tokens) FROM trace_rollups_hourly")
+                )
+            ).one()
+    finally:
+        await store.close()
+    assert tuple(stored) == (150, sum(range(1, 151)))
+    assert tuple(rolled) == (150, sum(range(1, 151)))

@@ -91,6 +91,7 @@ class BatchWriter:
         self._replayer: Replayer | None = None
         self._stall_after_s = stall_after_s
         self._stalled_writes: set[asyncio.Task[WriteResultView]] = set()
+        self._last_answer_at = 0.0  # loop time the store last answered one of our writes
 
     @classmethod
     def from_settings(cls, settings: Settings, store: TraceWriter | None = None) -> BatchWriter:
@@ -235,13 +236,17 @@ class BatchWriter:
         """The store's answer, or a `timeout` failure when it hangs while the queue fills (sink/stall.py)."""
         loop = asyncio.get_running_loop()
         write = loop.create_task(store.write_batch(batch), name="ongoingai-trace-write")
-        give_up_at = loop.time() + self._stall_after_s
+        started = loop.time()
         try:
             while True:
                 done, _ = await asyncio.wait({write}, timeout=CHECK_EVERY_S)
                 if done:
+                    self._last_answer_at = loop.time()
                     return write.result()
-                if loop.time() >= give_up_at and self._queue_filling():
+                # Stalled: no write of ours has been answered for `stall_after_s` (a store that is slow
+                # but answering, e.g. SQLite on a CPU-starved machine, is waited for) and the queue fills.
+                quiet_since = max(started, self._last_answer_at)
+                if loop.time() - quiet_since >= self._stall_after_s and self._queue_filling():
                     break
         except asyncio.CancelledError:
             write.cancel()

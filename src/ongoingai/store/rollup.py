@@ -41,6 +41,7 @@ _ADDED = (
 )
 _COLUMNS = (*ROLLUP_KEY, *_ADDED, "last_created_at")
 _ID_LOOKUP_CHUNK = 500  # well under SQLite's bound-parameter limit
+_UPSERT_ROWS_PER_STATEMENT = 64  # × the rollup columns: far below the bound-parameter limit too
 
 
 @dataclass(slots=True)
@@ -117,14 +118,20 @@ def rollup_cells(
 
 
 @lru_cache(maxsize=4)
-def upsert_sql(dialect: str, table: str = trace_rollups_hourly.name) -> str:
-    """INSERT … ON CONFLICT DO UPDATE adding a batch's sums, in the driver's own parameter style."""
+@lru_cache(maxsize=512)
+def upsert_sql(dialect: str, table: str = trace_rollups_hourly.name, count: int = 1) -> str:
+    """INSERT … ON CONFLICT DO UPDATE adding a batch's sums, in the driver's own parameter style.
+
+    `count` rows per statement (SQLite only; its writer thread binds many rows to one statement for
+    the reason given at store/writes.py `sqlite_rows_sql`). Keys are distinct within a batch.
+    """
     postgres = dialect == "postgresql"
     names = ", ".join(_COLUMNS)
     if postgres:
         marks = ", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))
     else:
-        marks = ", ".join("?" for _ in _COLUMNS)
+        row = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
+        marks = "), (".join(row[1:-1] for _ in range(count))
     sets = [f"{name} = {table}.{name} + excluded.{name}" for name in _ADDED]
     greatest = "GREATEST" if postgres else "MAX"  # SQLite's two-argument max() is the scalar one
     sets.append(f"last_created_at = {greatest}({table}.last_created_at, excluded.last_created_at)")
@@ -211,4 +218,7 @@ def add_to_rollups_sqlite(
     if skip_stored:
         rows = unstored(rows, _stored_ids_sqlite(conn, [row["id"] for row in rows]))
     for table, bucket_of in LEVELS if rows else ():
-        conn.executemany(upsert_sql("sqlite", table), upsert_params(rows, False, bucket_of))
+        params = upsert_params(rows, False, bucket_of)
+        for start in range(0, len(params), _UPSERT_ROWS_PER_STATEMENT):
+            chunk = params[start : start + _UPSERT_ROWS_PER_STATEMENT]
+            conn.execute(upsert_sql("sqlite", table, len(chunk)), [value for cell in chunk for value in cell])

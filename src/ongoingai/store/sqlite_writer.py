@@ -36,12 +36,15 @@ from datetime import UTC, datetime
 from ongoingai.store.engine import SQLITE_PRAGMAS, open_sqlite_writer
 from ongoingai.store.rollup import add_to_rollups_sqlite
 from ongoingai.store.rows import row_from_record
-from ongoingai.store.writes import insert_sql, sqlite_params
+from ongoingai.store.writes import sqlite_params, sqlite_rows_sql
 from ongoingai.traces import TraceRecord
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_S = 0.2
+# Rows per INSERT statement (store/writes.py `sqlite_rows_sql`): 64 × 27 columns stays far below SQLite's
+# smallest default limit on bound variables (32,766), and the writer's default batch is one statement.
+ROWS_PER_STATEMENT = 64
 # The most rows one group-committed transaction takes (a single batch larger than this still goes whole).
 GROUP_MAX_ROWS = 1024
 
@@ -135,7 +138,10 @@ class SqliteInserter:
                 rows += len(job.records)
                 converted = [row_from_record(record, now) for record in job.records]
                 add_to_rollups_sqlite(conn, converted, skip_stored=job.idempotent)  # same transaction
-                conn.executemany(insert_sql("sqlite", job.idempotent), [sqlite_params(r) for r in converted])
+                for start in range(0, len(converted), ROWS_PER_STATEMENT):
+                    chunk = converted[start : start + ROWS_PER_STATEMENT]
+                    values = [value for row in chunk for value in sqlite_params(row)]
+                    conn.execute(sqlite_rows_sql(job.idempotent, len(chunk)), values)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
