@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from ongoingai.query.cursor import Cursor, encode_cursor
 from ongoingai.store.columns import UtcDateTime
@@ -109,23 +111,41 @@ def list_query(f: TraceFilter) -> sa.Select[Any]:
     )
 
 
-def range_sorted_query(f: TraceFilter) -> sa.Select[Any]:
+def range_sorted_query(f: TraceFilter, dialect: str = "postgresql") -> sa.Select[Any]:
     """The same page, found by sorting the `timestamp` range instead of walking `created_at`.
 
     The range's (id, created_at) pairs come from the covering index (timestamp, created_at, id) without
-    touching the table, are materialised (so neither planner turns it back into a `created_at` walk),
-    the newest limit + 1 are kept, and only those rows are read.
+    touching the table, the newest limit + 1 are kept, and only those rows are read. Neither planner may
+    turn it back into a `created_at` walk: Postgres gets a materialised CTE; SQLite sorts on `+column`
+    expressions, which no index can deliver, so it reads the range and keeps only the newest limit + 1
+    in its sorter (half the time of writing the whole range to a temporary table first: 67k rows of the
+    1M-row bench, 15-25 ms against 30).
     """
     c = traces.c
-    in_range = (
-        sa.select(c.id, c.created_at).where(*_conditions(f)).cte("in_range").prefix_with("MATERIALIZED")
-    )
-    newest = (
-        sa.select(in_range.c.id)
-        .order_by(in_range.c.created_at.desc(), in_range.c.id.desc())
-        .limit(f.limit + 1)
-    )
+    if dialect == "sqlite":
+        in_range = (
+            sa.select(c.id)
+            .where(*_conditions(f))
+            .order_by(_unindexed(c.created_at).desc(), _unindexed(c.id).desc())
+            .limit(f.limit + 1)
+            .cte("in_range")
+        )
+        newest = sa.select(in_range.c.id)
+    else:
+        materialized = (
+            sa.select(c.id, c.created_at).where(*_conditions(f)).cte("in_range").prefix_with("MATERIALIZED")
+        )
+        newest = (
+            sa.select(materialized.c.id)
+            .order_by(materialized.c.created_at.desc(), materialized.c.id.desc())
+            .limit(f.limit + 1)
+        )
     return sa.select(*_SUMMARY_COLUMNS).where(c.id.in_(newest)).order_by(c.created_at.desc(), c.id.desc())
+
+
+def _unindexed(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """`+column`: the same value, but no index of `column` can order by it (SQLite's planner hint)."""
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
 def _time_led(f: TraceFilter) -> bool:
@@ -160,7 +180,7 @@ async def _range_is_smaller(conn: AsyncConnection, f: TraceFilter) -> bool:
 async def page_query(conn: AsyncConnection, f: TraceFilter) -> sa.Select[Any]:
     """The cheaper of `list_query` and `range_sorted_query` for `f` (both return the same rows)."""
     if _time_led(f) and await _range_is_smaller(conn, f):
-        return range_sorted_query(f)
+        return range_sorted_query(f, conn.dialect.name)
     return list_query(f)
 
 
