@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -177,3 +178,21 @@ async def test_a_batch_larger_than_one_statement_is_stored_whole_with_its_rollup
         await store.close()
     assert tuple(stored) == (150, sum(range(1, 151)))
     assert tuple(rolled) == (150, sum(range(1, 151)))
+
+
+async def test_a_writer_connection_that_cannot_open_fails_the_batch_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)  # migrated; the writer's own connection opens on first write
+    folder = Path(settings.storage.path).parent
+    try:
+        shutil.rmtree(folder)
+        folder.write_text("a file where the database folder was")
+        async with asyncio.timeout(30):  # a bound on a hang, not a timing assertion
+            result = await store.write_batch([make_record(1), make_record(2)])
+    finally:
+        await store.close()
+
+    assert result.written == 0
+    assert sorted(r.id for f in result.failures for r in f.records) == [make_record(n).id for n in (1, 2)]

@@ -103,9 +103,11 @@ class SqliteInserter:
         One failure fails every batch of the transaction; each caller then retries or splits its own
         (store/writes.py).
         """
-        if not self._jobs:
+        first = self._take_job(0)
+        if first is None:
             return  # an earlier call took this one's batch into its transaction
-        jobs: list[_Job] = []
+        # Taken before the connection is opened and the lock taken: a failure there reaches this caller.
+        jobs = [first]
         try:
             self._insert(jobs)
         except BaseException as exc:
@@ -123,7 +125,7 @@ class SqliteInserter:
         return None
 
     def _insert(self, jobs: list[_Job]) -> None:
-        """Fills `jobs` with the batches it took, so the caller can answer each."""
+        """Inserts `jobs`, appending those that join meanwhile, so the caller can answer each."""
         now = datetime.now(UTC)
         if self._conn is None:
             self._conn = open_sqlite_writer(self._path)
@@ -132,9 +134,16 @@ class SqliteInserter:
         # IMMEDIATE takes the write lock up front, so a replay's read (stored ids) never has to upgrade.
         conn.execute("BEGIN IMMEDIATE")
         rows = 0
+        taken = 0
         try:
-            while (job := self._take_job(rows)) is not None:
-                jobs.append(job)
+            while True:
+                if taken == len(jobs):  # all inserted: take a batch that arrived meanwhile, if any
+                    joining = self._take_job(rows)
+                    if joining is None:
+                        break
+                    jobs.append(joining)
+                job = jobs[taken]
+                taken += 1
                 rows += len(job.records)
                 converted = [row_from_record(record, now) for record in job.records]
                 add_to_rollups_sqlite(conn, converted, skip_stored=job.idempotent)  # same transaction
