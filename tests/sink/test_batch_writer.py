@@ -238,6 +238,23 @@ def test_from_settings_takes_the_writer_sizes(tmp_path: Path) -> None:
     assert writer.diagnostics()["store_driver"] == "sqlite"
 
 
+@pytest.mark.parametrize(
+    ("storage", "expected"),
+    [
+        ({}, WRITES_IN_FLIGHT),
+        ({"driver": "postgres", "dsn": "postgresql://u@h/db"}, WRITES_IN_FLIGHT),  # pool of 20
+        ({"driver": "postgres", "dsn": "postgresql://u@h/db", "pool": {"min_size": 1, "max_size": 4}}, 2),
+        ({"driver": "postgres", "dsn": "postgresql://u@h/db", "pool": {"min_size": 1, "max_size": 1}}, 1),
+    ],
+    ids=["sqlite", "postgres-default-pool", "postgres-pool-4", "postgres-pool-1"],
+)
+def test_postgres_writes_in_flight_leave_half_the_pool_to_reads(
+    storage: dict[str, Any], expected: int
+) -> None:
+    writer = BatchWriter.from_settings(Settings(storage=storage), MemoryTraceStore())
+    assert writer.writes_in_flight == expected
+
+
 async def test_the_store_can_be_given_at_start_after_records_queued(tmp_path: Path) -> None:
     settings = Settings(tracing={"spill": {"path": str(tmp_path / "spill")}})
     writer = BatchWriter.from_settings(settings)

@@ -101,6 +101,10 @@ class BatchWriter:
         """
         w = settings.tracing.writer
         journal = SpillJournal(default_spill_path(settings), settings.tracing.spill.max_bytes)
+        in_flight = WRITES_IN_FLIGHT
+        if settings.storage.driver == "postgres":
+            # Each Postgres write holds a pooled connection: leave at least half the pool to API reads.
+            in_flight = min(in_flight, max(1, settings.storage.pool.max_size // 2))
         return cls(
             store,
             store_driver=settings.storage.driver,
@@ -108,6 +112,7 @@ class BatchWriter:
             queue_capacity=w.queue_capacity,
             batch_size=w.batch_size,
             flush_interval_ms=w.flush_interval_ms,
+            writes_in_flight=in_flight,
         )
 
     async def start(self, store: TraceWriter | None = None) -> None:
