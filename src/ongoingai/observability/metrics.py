@@ -36,7 +36,6 @@ UPSTREAM_FAILURES = frozenset(
         "upstream_idle_timeout",
     }
 )
-_LABEL_CACHE_MAX = 1024
 # Distinct exchange label sets kept; the SDK's own per-stream cardinality limit is 2000.
 _LABEL_SET_MAX = 2000
 
@@ -102,7 +101,6 @@ class Sums:
 class GatewayMetrics:
     def __init__(self, meter: Meter, scrubber: Scrubber) -> None:
         self._scrubber = scrubber
-        self._labels: dict[str, str] = {}
         self._label_sets: dict[Key, LabelSet] = {}
         self._by_labels: dict[Key, LabelSet] = {}
         self._overflow = LabelSet(_OVERFLOW, _OVERFLOW, _OVERFLOW, _OVERFLOW)
@@ -166,13 +164,8 @@ class GatewayMetrics:
         self._meter = meter
 
     def label(self, value: str) -> str:
-        """Trimmed, scrubbed, `unknown` when empty; memoised (tenant ids and providers repeat)."""
-        cached = self._labels.get(value)
-        if cached is None:
-            cached = self._scrubber.label(value)
-            if len(self._labels) < _LABEL_CACHE_MAX:
-                self._labels[value] = cached
-        return cached
+        """Trimmed, scrubbed, `unknown` when empty (`Scrubber.label`, memoised there)."""
+        return self._scrubber.label(value)
 
     def labels(self, record: TraceRecord, family: str, route: str) -> LabelSet:
         """The exchange's interned label set; past `_LABEL_SET_MAX` distinct sets, the overflow set."""

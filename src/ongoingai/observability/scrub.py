@@ -36,6 +36,9 @@ _TRIGGERS = (
 )
 
 
+_LABEL_MEMO_MAX = 1024
+
+
 class Scrubber:
     """Replaces credential-shaped substrings with `[CREDENTIAL_REDACTED]`; pure and thread-safe."""
 
@@ -48,6 +51,7 @@ class Scrubber:
         # of these (a case-sensitive search of lowered text is several times faster than IGNORECASE).
         words = [_TRIGGERS, header.lower(), *(re.escape(s.lower()) for s in self._literals)]
         self._trigger = re.compile("|".join(words))
+        self._labels: dict[str, str] = {}  # `label` memo: a dict's get and set are atomic under the GIL
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Scrubber:
@@ -79,9 +83,16 @@ class Scrubber:
         return value
 
     def label(self, value: str) -> str:
-        """A metric label value: trimmed, scrubbed, `unknown` when empty (observability.md §3)."""
-        cleaned = self.scrub(value.strip())
-        return cleaned or "unknown"
+        """A metric label value: trimmed, scrubbed, `unknown` when empty (observability.md §3).
+
+        Memoised (up to `_LABEL_MEMO_MAX` values): tenant ids, key ids, roles and providers repeat from
+        request to request, and every metric and span of a request asks for them."""
+        cached = self._labels.get(value)
+        if cached is None:
+            cached = self.scrub(value.strip()) or "unknown"
+            if len(self._labels) < _LABEL_MEMO_MAX:
+                self._labels[value] = cached
+        return cached
 
 
 def _replace(text: str, spans: list[tuple[int, int]]) -> str:

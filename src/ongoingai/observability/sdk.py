@@ -83,16 +83,6 @@ class OtelTelemetry(Telemetry):
         self.writer = WriterTelemetry(self.tracer, metrics, self.scrubber)
         self._prices = prices
         self._families: dict[str, str] = {}
-        self._labels: dict[str, str] = {}
-
-    def label(self, value: str) -> str:
-        """`Scrubber.label`, memoised: tenant ids, key ids and roles repeat from request to request."""
-        cached = self._labels.get(value)
-        if cached is None:
-            cached = self.scrubber.label(value)
-            if len(self._labels) < _FAMILY_CACHE_MAX:
-                self._labels[value] = cached
-        return cached
 
     def family(self, model: str) -> str:
         """The bounded `model` label: price-table family, `unknown` when none was seen, else `other`."""
@@ -115,7 +105,7 @@ class OtelTelemetry(Telemetry):
         if spans is None or self.tracer is None:
             return NO_SPAN
         if identity is not None:
-            label = self.label
+            label = self.scrubber.label  # memoised there
             spans.key_id = label(identity.key_id)
             spans.role = label(identity.role)
             spans.org_id = label(identity.org_id)
@@ -185,7 +175,7 @@ class OtelTelemetry(Telemetry):
         pattern = route_pattern(record.request_path)
         if spans is not None:
             spans.end_client(exchange.response_status, exchange.failure_class)
-            label = self.label
+            label = self.scrubber.label  # memoised there
             spans.org_id = label(record.org_id)
             spans.workspace_id = label(record.workspace_id)
             identity = exchange.identity
