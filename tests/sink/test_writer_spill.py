@@ -176,19 +176,18 @@ async def test_during_an_outage_queued_records_share_one_journal_append(tmp_path
     assert writer.diagnostics()["write_dropped_total"] == 0
 
 
-def stalling_writer(store: MemoryTraceStore, spill_dir: Path) -> BatchWriter:
-    return BatchWriter(
-        store,
-        store_driver="postgres",
-        journal=SpillJournal(spill_dir, 1 << 20),
-        queue_capacity=8,
-        batch_size=2,
-        flush_interval_ms=5,
-        retry_initial_s=0.001,
-        retry_max_s=0.005,
-        stall_after_s=0.0,  # given up at the first check that finds the queue half full
-        writes_in_flight=1,  # one batch with the store: the rest wait in the queue the watch looks at
-    )
+def stalling_writer(store: MemoryTraceStore, spill_dir: Path, **overrides: Any) -> BatchWriter:
+    options: dict[str, Any] = {
+        "queue_capacity": 8,
+        "batch_size": 2,
+        "flush_interval_ms": 5,
+        "retry_initial_s": 0.001,
+        "retry_max_s": 0.005,
+        "stall_after_s": 0.0,  # given up at the first check that finds the queue half full
+        "writes_in_flight": 1,  # one batch with the store: the rest wait in the queue the watch looks at
+    }
+    journal = SpillJournal(spill_dir, 1 << 20)
+    return BatchWriter(store, store_driver="postgres", journal=journal, **{**options, **overrides})
 
 
 async def test_a_write_that_hangs_while_the_queue_fills_is_journalled_and_nothing_is_dropped(
@@ -272,15 +271,7 @@ class FirstWriteHangs(MemoryTraceStore):
 
 async def test_a_slow_write_is_waited_for_while_the_store_answers_the_others(tmp_path: Path) -> None:
     store = FirstWriteHangs(delay_s=0.01)
-    writer = BatchWriter(
-        store,
-        store_driver="sqlite",
-        journal=SpillJournal(tmp_path, 1 << 20),
-        queue_capacity=8,
-        batch_size=2,
-        flush_interval_ms=5,
-        stall_after_s=0.5,
-    )
+    writer = stalling_writer(store, tmp_path, stall_after_s=0.5, writes_in_flight=WRITES_IN_FLIGHT)
     await writer.start()
     n = 0
     loop = asyncio.get_running_loop()

@@ -189,9 +189,7 @@ class BatchWriter:
         try:
             with self.telemetry.batch(len(batch)):  # root span `gateway.trace.write`, flush metrics
                 await self._process(batch)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the worker must survive anything; the batch is counted lost
+        except Exception as exc:  # the worker must survive anything (cancellation passes); counted lost
             self._drop(batch, "write_batch", "unknown", type(exc).__name__)
             logger.exception("trace writer failed on a batch")
 

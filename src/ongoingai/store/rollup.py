@@ -117,7 +117,6 @@ def rollup_cells(
     return cells
 
 
-@lru_cache(maxsize=4)
 @lru_cache(maxsize=512)
 def upsert_sql(dialect: str, table: str = trace_rollups_hourly.name, count: int = 1) -> str:
     """INSERT … ON CONFLICT DO UPDATE adding a batch's sums, in the driver's own parameter style.
@@ -130,8 +129,7 @@ def upsert_sql(dialect: str, table: str = trace_rollups_hourly.name, count: int 
     if postgres:
         marks = ", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))
     else:
-        row = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
-        marks = "), (".join(row[1:-1] for _ in range(count))
+        marks = "), (".join([", ".join("?" for _ in _COLUMNS)] * count)  # inside the VALUES ( … )
     sets = [f"{name} = {table}.{name} + excluded.{name}" for name in _ADDED]
     greatest = "GREATEST" if postgres else "MAX"  # SQLite's two-argument max() is the scalar one
     sets.append(f"last_created_at = {greatest}({table}.last_created_at, excluded.last_created_at)")

@@ -94,24 +94,6 @@ def sqlite_params(row: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-@lru_cache(maxsize=4)
-def insert_sql(dialect: str, idempotent: bool) -> str:
-    """The INSERT for one row in the driver's own parameter style.
-
-    The hot write path binds plain tuples: compiling the statement and running SQLAlchemy's per-value
-    type processors cost more CPU per row than the insert itself (measured ~90 µs of ~180 µs per row
-    on SQLite). `tables.traces` stays the single definition of the column list.
-    """
-    names = ", ".join(f'"{name}"' for name in _COLUMNS)
-    if dialect == "postgresql":
-        marks = ", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))
-    else:
-        marks = ", ".join("?" for _ in _COLUMNS)
-    # Replayed journal batches may already be stored (the commit landed, the answer did not).
-    conflict = ' ON CONFLICT ("id") DO NOTHING' if idempotent else ""
-    return f"INSERT INTO traces ({names}) VALUES ({marks}){conflict}"  # noqa: S608 - names from tables.py
-
-
 @lru_cache(maxsize=256)
 def sqlite_rows_sql(idempotent: bool, count: int) -> str:
     """One INSERT of `count` rows (multi-row VALUES) for the SQLite writer thread.
@@ -120,9 +102,13 @@ def sqlite_rows_sql(idempotent: bool, count: int) -> str:
     back before the next; while the event loop is busy that wait is a whole switch interval (5 ms), so a
     batch of 64 rows took up to ~0.3 s under proxy load (the convoy effect) and the queue filled. One
     statement is one step: the B-tree work of the whole chunk runs without the GIL.
+
+    Plain values are bound, not SQLAlchemy's compiled insert: its per-value type processors cost more CPU
+    per row than the insert itself. `tables.traces` stays the single definition of the column list.
     """
     row = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
     names = ", ".join(f'"{name}"' for name in _COLUMNS)
+    # Replayed journal batches may already be stored (the commit landed, the answer did not).
     conflict = ' ON CONFLICT ("id") DO NOTHING' if idempotent else ""
     values = ", ".join(row for _ in range(count))
     return f"INSERT INTO traces ({names}) VALUES {values}{conflict}"  # noqa: S608 - names from tables.py
