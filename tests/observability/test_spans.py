@@ -8,6 +8,7 @@ import httpx
 import orjson
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.e2e import wire
@@ -165,6 +166,43 @@ def test_unsampled_request_exports_nothing_but_still_propagates(
     assert gw.spans() == []
     (value,) = fake.received[0].header_values("traceparent")
     assert int(value.rsplit("-", 1)[1], 16) & 1 == 0  # the sampled flag is off
+
+
+def test_inbound_unsampled_parent_is_not_sampled_and_its_trace_id_goes_upstream(
+    start_observed: ObservedFactory, fake: FakeUpstream
+) -> None:
+    gw = start_observed(observability__otel__sampling_ratio=1.0)
+    fake.script(CHAT, Reply.json(wire.CHAT_COMPLETION))
+    assert post(gw.url, traceparent=f"00-{CLIENT_TRACE_ID}-{CLIENT_PARENT_ID}-00").status_code == 200
+    gw.sink.wait_for(1)
+    assert gw.spans() == []  # the parent's "not sampled" wins over ratio 1.0
+    (value,) = fake.received[0].header_values("traceparent")
+    version, trace_id, span_id, flags = value.split("-")
+    assert (version, trace_id, flags) == ("00", CLIENT_TRACE_ID, "00")
+    assert span_id not in (CLIENT_PARENT_ID, "0" * 16)  # the gateway's own (unsampled) span id
+
+
+def test_roots_are_sampled_by_trace_id_as_the_ratio_sampler_decides(
+    start_observed: ObservedFactory, fake: FakeUpstream
+) -> None:
+    """Sampled or not, every request's trace id lands on the side of the ratio's bound its decision says,
+    as any TraceIdRatioBased sampler downstream would decide it."""
+    bound = TraceIdRatioBased.get_bound_for_rate(0.5)
+    gw = start_observed(observability__otel__sampling_ratio=0.5)
+    for _ in range(24):
+        fake.script(CHAT, Reply.json(wire.CHAT_COMPLETION))
+    for _ in range(24):
+        assert post(gw.url).status_code == 200
+    gw.sink.wait_for(24)
+    forwarded = [r.header_values("traceparent")[0].split("-") for r in fake.received]
+    sampled = {int(trace_id, 16) for _, trace_id, _, flags in forwarded if flags == "01"}
+    unsampled = {int(trace_id, 16) for _, trace_id, _, flags in forwarded if flags == "00"}
+    assert len(sampled) + len(unsampled) == 24
+    assert all(t & TraceIdRatioBased.TRACE_ID_LIMIT < bound for t in sampled)
+    assert all(t & TraceIdRatioBased.TRACE_ID_LIMIT >= bound for t in unsampled)
+    if sampled:
+        servers = [s for s in gw.wait_for_server_spans(len(sampled)) if s.name == "POST /openai/*"]
+        assert {s.context.trace_id for s in servers if s.context is not None} == sampled
 
 
 def test_dead_upstream_marks_client_route_and_server_spans(start_observed: ObservedFactory) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from opentelemetry.context import Context, attach, detach
-from opentelemetry.trace import Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.trace import SpanContext, Status, StatusCode, Tracer, set_span_in_context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ongoingai.http.asgi import Receive, Scope, Send
@@ -24,8 +24,15 @@ from ongoingai.observability.request import (
     StatusSend,
     access_log,
 )
+from ongoingai.observability.roots import RootSampling
 from ongoingai.observability.scrub import DEFAULT_SCRUBBER, Scrubber
-from ongoingai.observability.spans import REQUEST_SPANS, SERVER, RequestSpans, server_attributes
+from ongoingai.observability.spans import (
+    REQUEST_SPANS,
+    SERVER,
+    UNSAMPLED,
+    RequestSpans,
+    server_attributes,
+)
 
 PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -36,8 +43,10 @@ class OtelRequestObserver(RequestObserver):
         tracer: Tracer | None,
         prometheus: PrometheusEndpoint | None,
         scrubber: Scrubber = DEFAULT_SCRUBBER,
+        roots: RootSampling | None = None,
     ) -> None:
         self._tracer = tracer
+        self._roots = roots  # None: every root goes to the SDK's sampler
         self._scrubber = scrubber
         self._prometheus = prometheus
         self._metrics_path = prometheus.path if prometheus is not None else None
@@ -75,18 +84,19 @@ class OtelRequestObserver(RequestObserver):
     ) -> None:
         pattern = route_pattern(scope["path"])
         parent = _extract(scope["headers"])
+        if parent is None and self._roots is not None:
+            unsampled = self._roots.unsampled()
+            if unsampled is not None:  # no span at all: only its ids, for the upstream's traceparent
+                await self._unsampled(unsampled, scope, receive, status, correlation_id, dispatch, started)
+                return
         # Attributes only once the sampler said yes: at ratio 0.1 nine requests in ten build none.
         server = tracer.start_span(f"{scope['method']} {pattern}", context=parent, kind=SERVER)
-        server_context = set_span_in_context(server, parent)
-        if not server.is_recording():  # not sampled: ids still propagate upstream, no child spans
-            token = attach(server_context)
-            try:
-                await dispatch(scope, receive, status, correlation_id)
-            finally:
-                access_log(scope, status.status, correlation_id, started)
-                server.end()
-                detach(token)
+        if not server.is_recording():  # a parent that was not sampled: ids still propagate upstream
+            await self._unsampled(
+                server.get_span_context(), scope, receive, status, correlation_id, dispatch, started
+            )
             return
+        server_context = set_span_in_context(server, parent)
         server.set_attributes(server_attributes(scope, pattern))
         auth = tracer.start_span("gateway.auth", context=server_context)
         spans = RequestSpans(server, auth, pattern, correlation_id)
@@ -106,6 +116,23 @@ class OtelRequestObserver(RequestObserver):
             _finish_server(spans, code, error)
             detach(token)
             REQUEST_SPANS.reset(spans_token)
+
+    @staticmethod
+    async def _unsampled(
+        context: SpanContext,
+        scope: Scope,
+        receive: Receive,
+        status: StatusSend,
+        correlation_id: str,
+        dispatch: Dispatch,
+        started: int,
+    ) -> None:
+        token = UNSAMPLED.set(context)
+        try:
+            await dispatch(scope, receive, status, correlation_id)
+        finally:
+            access_log(scope, status.status, correlation_id, started)
+            UNSAMPLED.reset(token)
 
 
 def _finish_server(spans: RequestSpans, code: int, error: BaseException | None) -> None:

@@ -39,8 +39,15 @@ from ongoingai.observability.metrics import CapturedExchange, GatewayMetrics, re
 from ongoingai.observability.otel import NO_SPAN, SHUTDOWN_TIMEOUT_S, Sink, Telemetry, otlp_base_url
 from ongoingai.observability.otel_request import OtelRequestObserver
 from ongoingai.observability.prometheus import PrometheusEndpoint, PrometheusReader
+from ongoingai.observability.roots import HashedResource, RootSampling, StagedIdGenerator
 from ongoingai.observability.scrub import Scrubber
-from ongoingai.observability.spans import CLIENT, REQUEST_SPANS, RouteSpan, client_attributes
+from ongoingai.observability.spans import (
+    CLIENT,
+    REQUEST_SPANS,
+    UNSAMPLED,
+    RouteSpan,
+    client_attributes,
+)
 from ongoingai.observability.writer import WriterTelemetry
 from ongoingai.providers.pricing import PriceTable
 from ongoingai.traces import TraceRecord
@@ -66,6 +73,7 @@ class OtelTelemetry(Telemetry):
         prometheus: PrometheusEndpoint | None = None,
         prices: PriceTable | None = None,
         scrubber: Scrubber | None = None,
+        roots: RootSampling | None = None,
     ) -> None:
         super().__init__(scrubber=scrubber)
         self.tracer_provider = tracer_provider
@@ -79,7 +87,7 @@ class OtelTelemetry(Telemetry):
         self.prometheus = prometheus
         self.active = self.tracer is not None or metrics is not None
         if self.tracer is not None or prometheus is not None:
-            self.requests = OtelRequestObserver(self.tracer, prometheus, self.scrubber)
+            self.requests = OtelRequestObserver(self.tracer, prometheus, self.scrubber, roots)
         self.writer = WriterTelemetry(self.tracer, metrics, self.scrubber)
         self._prices = prices
         self._families: dict[str, str] = {}
@@ -153,9 +161,12 @@ class OtelTelemetry(Telemetry):
                 f"proxy {method} {spans.pattern}", kind=CLIENT, attributes=client_attributes(method, url)
             )
             spans.client = span
+            context = span.get_span_context()
         else:
-            span = get_current_span()  # not sampled: propagate the (unsampled) server span's ids
-        context = span.get_span_context()
+            unsampled = UNSAMPLED.get()  # not sampled: propagate the request's (unsampled) ids
+            if unsampled is None:
+                return
+            context = unsampled
         if not context.is_valid:
             return
         # The client's own traceparent/tracestate are replaced by ours (we are its child). Most requests
@@ -261,7 +272,9 @@ def build(
     """
     otel = settings.observability.otel
     base = otlp_base_url(otel.endpoint, otel.insecure) if otel.endpoint.strip() else ""
-    resource = Resource.create({"service.name": otel.service_name.strip(), "service.version": __version__})
+    resource = HashedResource(
+        Resource.create({"service.name": otel.service_name.strip(), "service.version": __version__})
+    )
     timeout_s = otel.export_timeout_ms / 1000
     for name in SDK_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -299,13 +312,16 @@ def build(
         holder.append(metrics)
         register_runtime_metrics(meter_provider.get_meter("ongoingai.runtime", __version__))
 
-    tracer_provider = None
+    tracer_provider = roots = None
     if otel.traces_enabled and (span_exporter is not None or base):
         exporter_ = span_exporter or OTLPSpanExporter(endpoint=base + "/v1/traces", timeout=timeout_s)
+        ids = StagedIdGenerator()
+        roots = RootSampling(otel.sampling_ratio, ids)
         tracer_provider = TracerProvider(
             sampler=ParentBased(TraceIdRatioBased(otel.sampling_ratio)),
             resource=resource,
             shutdown_on_exit=False,
+            id_generator=ids,
         )
         tracer_provider.add_span_processor(
             BoundedSpanProcessor(
@@ -324,6 +340,7 @@ def build(
         prometheus=prometheus,
         prices=prices or PriceTable.load(settings.pricing.overrides),
         scrubber=scrubber,
+        roots=roots,
     )
 
 

@@ -17,13 +17,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry.context import Context, attach, detach
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.trace import (
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    set_span_in_context,
+)
 
 from ongoingai.http.asgi import Scope
 from ongoingai.observability.labels import UNKNOWN, route_provider
 
 # The spans of the request being served; None when tracing is off or the request is not sampled.
 REQUEST_SPANS: ContextVar[RequestSpans | None] = ContextVar("ongoingai_request_spans", default=None)
+# The ids an unsampled request forwards upstream (its `traceparent`); it has no span in the OTel context.
+UNSAMPLED: ContextVar[SpanContext | None] = ContextVar("ongoingai_unsampled", default=None)
 
 
 def server_attributes(scope: Scope, pattern: str) -> dict[str, Any]:
