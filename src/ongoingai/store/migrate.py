@@ -37,7 +37,8 @@ class MigrationState(enum.StrEnum):
 
 
 # Alembic (and the template engine it pulls in) costs ~0.3 s to import: it is imported only when the
-# stored revision differs from HEAD_REVISION, so a gateway whose schema is current starts without it.
+# stored revision differs from HEAD_REVISION, so a gateway whose schema is current starts without it, and
+# a new SQLite database gets the head schema from a snapshot of the migrations (store/snapshot.py).
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -83,8 +84,15 @@ async def stored_revisions(engine: AsyncEngine) -> set[str]:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply migrations up to `revision` in one transaction (Postgres: under the advisory lock)."""
-    if revision == "head" and await stored_revisions(engine) == {HEAD_REVISION}:
-        return
+    if revision == "head":
+        stored = await stored_revisions(engine)
+        if stored == {HEAD_REVISION}:
+            return
+        if not stored and engine.dialect.name == "sqlite":
+            from ongoingai.store.snapshot import create_from_snapshot
+
+            if await create_from_snapshot(engine):
+                return
     postgres = engine.dialect.name == "postgresql"
     async with engine.connect() as conn:
         if postgres:

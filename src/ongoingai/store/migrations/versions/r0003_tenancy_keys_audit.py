@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from ongoingai.store.migrations.seeds import DEFAULT_TENANT_ROWS
+
 revision = "0003_tenancy_keys_audit"
 down_revision = "0002_lineage_columns"
 branch_labels = None
@@ -70,8 +72,8 @@ def _create_tenancy_tables() -> None:
         ),
     )
     op.create_index("idx_workspaces_id", "workspaces", ["id"])
-    op.execute("INSERT INTO organizations (id, name) VALUES ('default', 'Default Organization')")
-    op.execute("INSERT INTO workspaces (org_id, id, name) VALUES ('default', 'default', 'Default Workspace')")
+    for statement in DEFAULT_TENANT_ROWS:
+        op.execute(statement)
 
 
 def _create_gateway_keys() -> None:
