@@ -102,6 +102,24 @@ def test_idle_timeout_mid_stream_aborts_and_records(
     assert trace.metadata["stream_chunks"] == 1
 
 
+def test_a_stream_longer_than_the_idle_timeout_but_never_idle_completes(
+    start_gateway: GatewayFactory, fake: FakeUpstream
+) -> None:
+    """The idle deadline is moved lazily (handler.py `IDLE_SLACK_RATIO`), never earlier than `idle` after
+    the last chunk: 10 events 0.12 s apart (~1 s in all) under an idle timeout of 0.3 s all arrive."""
+    gw = start_gateway(providers__openai__timeout={"idle": 0.3})
+    reply = Reply.sse(wire.chat_stream(list("abcdef")), pause=0.12)
+    assert len(reply.chunks) == 10
+    fake.script(CHAT, reply)
+    with httpx.stream("POST", gw.url + "/openai/v1/chat/completions", json={"model": "gpt-4o-mini"}) as r:
+        assert r.status_code == 200
+        body = b"".join(r.iter_raw())
+    assert body.endswith(b"data: [DONE]\n\n")
+    (trace,) = gw.sink.wait_for(1)
+    assert "failure_class" not in trace.metadata
+    assert trace.metadata["stream_chunks"] == 10
+
+
 def test_upstream_reset_mid_stream_is_recorded(gateway_and_fake: tuple[GatewayFactory, FakeUpstream]) -> None:
     start, fake = gateway_and_fake
     gw = start()

@@ -20,6 +20,8 @@ class UpstreamClient:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        # One (frozen) ClientTimeout per configured connect timeout, not one built per request.
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
@@ -53,6 +55,10 @@ class UpstreamClient:
         """
         if self._session is None:
             raise RuntimeError("upstream client not started")
+        timeout = self._timeouts.get(connect_timeout)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
+            self._timeouts[connect_timeout] = timeout
         try:
             return await self._session.request(
                 method,
@@ -62,7 +68,7 @@ class UpstreamClient:
                 data=body if body else None,
                 allow_redirects=False,
                 compress=None,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout),
+                timeout=timeout,
             )
         except aiohttp.ConnectionTimeoutError as exc:
             raise UpstreamTimeout(failure_class="connect_timeout") from exc
