@@ -149,6 +149,24 @@ def test_client_disconnect_mid_stream_is_recorded(start_gateway: GatewayFactory,
     assert trace.response_status == 200
 
 
+def test_client_gone_while_the_upstream_thinks_cancels_the_call(
+    start_gateway: GatewayFactory, fake: FakeUpstream
+) -> None:
+    """The client leaves at once, before the client watcher has started (handler.py
+    `WATCH_CLIENT_AFTER_S`): the watcher still sees the disconnect when it starts and cancels the call,
+    rather than the exchange waiting out the upstream's 3 s and recording a 200."""
+    gw = start_gateway()
+    fake.script(CHAT, Reply.json(wire.CHAT_COMPLETION, stall_before_headers=3.0))
+    port = int(gw.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+    (trace,) = gw.sink.wait_for(1)
+    assert trace.metadata["failure_class"] == "client_disconnect"
+    assert trace.metadata["stream_incomplete"] is True
+    assert trace.response_status == 502
+    assert len(fake.received) == 1
+
+
 def test_oversized_body_is_413(start_gateway: GatewayFactory, fake: FakeUpstream) -> None:
     gw = start_gateway(server__max_request_body_bytes=1000)
     response = httpx.post(gw.url + "/openai/v1/chat/completions", content=b"x" * 1001)

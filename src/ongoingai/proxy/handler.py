@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
@@ -32,6 +33,8 @@ from ongoingai.proxy.upstream import CONNECTION_ERRORS, UpstreamClient
 
 logger = logging.getLogger(__name__)
 
+# How long an exchange runs before a watcher listens for the client going away (`_ClientWatch`).
+WATCH_CLIENT_AFTER_S = 0.05
 # How late the idle timeout (`providers.<name>.timeout.idle`) may fire: 5 % of it, at most 1 s (a stream
 # idle for 300 s is cut between 300 and 301 s). Never early.
 IDLE_SLACK_RATIO = 0.05
@@ -165,28 +168,25 @@ class ProxyHandler:
     async def _exchange_watching_client(
         self, scope: Scope, receive: Receive, send: Send, route: ProviderRoute, tap: Exchange, body: bytes
     ) -> None:
-        """Run the exchange while a watcher listens for the client going away, which cancels it."""
+        """Run the exchange while a watcher listens for the client going away, which cancels it.
+
+        The watcher starts only once the exchange has lasted `WATCH_CLIENT_AFTER_S`: most exchanges end
+        sooner, and a task created and cancelled per request costs more than a timer. A client gone
+        before then is seen as soon as the watcher starts (the server keeps the disconnect)."""
         task = asyncio.current_task()
         assert task is not None
-        gone = asyncio.Event()
-
-        async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            if not tap.response_complete:
-                gone.set()
-                task.cancel()
-
-        watcher = asyncio.get_running_loop().create_task(watch())
+        watch = _ClientWatch(task, receive, tap)
+        timer = asyncio.get_running_loop().call_later(WATCH_CLIENT_AFTER_S, watch.start)
         try:
             await self._exchange(scope, send, route, tap, body)
         except asyncio.CancelledError:
-            if not gone.is_set():
+            if not watch.gone:
                 raise
             task.uncancel()
             self._client_gone(tap)
         finally:
-            watcher.cancel()
+            timer.cancel()
+            watch.stop()
 
     def _client_gone(self, tap: Exchange) -> None:
         if tap.response_status == 0:
@@ -293,3 +293,31 @@ class ProxyHandler:
             extra={"path": tap.path, "failure_class": failure_class, "stream_chunks": tap.chunks},
         )
         raise StreamAbortedError(failure_class)
+
+
+class _ClientWatch:
+    """Listens on `receive` for the client's disconnect and then cancels the exchange's task, unless the
+    response was already complete."""
+
+    __slots__ = ("_receive", "_tap", "_task", "_watcher", "gone")
+
+    def __init__(self, task: asyncio.Task[Any], receive: Receive, tap: Exchange) -> None:
+        self._task = task
+        self._receive = receive
+        self._tap = tap
+        self._watcher: asyncio.Task[None] | None = None
+        self.gone = False
+
+    def start(self) -> None:
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        if not self._tap.response_complete:
+            self.gone = True
+            self._task.cancel()
