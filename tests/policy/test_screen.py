@@ -449,3 +449,50 @@ def test_a_key_block_that_spans_two_strings_leaves_every_string_to_the_walk() ->
 def test_a_field_rule_alone_is_walked_with_no_suspects() -> None:
     assert screen().triage('{"password": "hunter2", "content": "hello"}') == (False, {})
     assert outcome(DEFAULT, b'{"password": "hunter2", "content": "hello"}')[1] == {"field_name": 1}
+
+
+def _orjson_texts(texts: list[str]) -> tuple[list[str], list[Any]]:
+    kept, values = [], []
+    for text in texts:
+        try:
+            values.append(orjson.loads(text))
+        except orjson.JSONDecodeError:
+            continue
+        kept.append(text)
+    return kept, values
+
+
+@SETTINGS
+@given(st.lists(JSON_VALUES, max_size=6))
+def test_reading_parsed_texts_together_is_reading_each(texts: list[str]) -> None:
+    """`read_parsed` (a stream's events in one walk and one quote count) accepts exactly when every
+    text alone passes `read`, and then finds the same strings and keys."""
+    kept, values = _orjson_texts(texts)
+    one_by_one = Found()
+    each = all(screen().read(t, one_by_one, v) is not UNREAD for t, v in zip(kept, values, strict=True))
+    together = Found()
+    assert screen().read_parsed(kept, values, together) is (each or not kept)
+    if each:
+        assert sorted(together.strings) == sorted(one_by_one.strings)
+        assert together.keys == one_by_one.keys
+    else:
+        assert together.strings == [] and together.keys == set()
+
+
+def test_a_duplicate_key_in_one_event_fails_the_whole_read() -> None:
+    texts = ['{"a":"x"}', '{"b":"y","b":"z"}', '{"c":"w"}']
+    values = [orjson.loads(t) for t in texts]
+    found = Found()
+    assert screen().read_parsed(texts, values, found) is False
+    assert found.strings == []
+    # An escaped quote in a value is no duplicate: accepted, counted in the value's own quotes.
+    texts = ['{"a":"say \\"hi\\""}', '{"b":"y"}']
+    assert screen().read_parsed(texts, [orjson.loads(t) for t in texts], found) is True
+    assert sorted(found.strings) == ['say "hi"', "y"]
+
+
+def test_a_too_deep_event_fails_the_whole_read() -> None:
+    deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    at_limit = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert screen().read_parsed([deep], [orjson.loads(deep)], Found()) is False
+    assert screen().read_parsed([at_limit], [orjson.loads(at_limit)], Found()) is True

@@ -132,10 +132,19 @@ def _unchanged(
     found = Found()
     events: list[_Event] = []
     texts: list[str] = []
+    # Payloads the caller parsed are screened together, in one `read_parsed` after the loop.
+    parsed_texts: list[str] = []
+    parsed_values: list[Any] = []
     for i, line in enumerate(lines):
         if line.startswith("data:"):
             payload = line[6:] if line.startswith("data: ") else line[5:]
-            value = screen.read(payload, found, parsed.get(payload, UNREAD))
+            value = parsed.get(payload, UNREAD)
+            if value is not UNREAD:
+                parsed_texts.append(payload)
+                parsed_values.append(value)
+                events.append(_Event(i, "", value))
+                continue
+            value = screen.read(payload, found)
             if value is UNREAD:
                 try:
                     value = parse_json(payload)
@@ -149,6 +158,8 @@ def _unchanged(
             events.append(_Event(i, "", value))
         elif line:
             texts.append(line)
+    if parsed_texts and not screen.read_parsed(parsed_texts, parsed_values, found):
+        return False  # the ordinary path parses and redacts the stream from the start
     try:
         channels = _channels(events, _screened_ident)
     except _Unsure:
