@@ -15,19 +15,18 @@ the SDK's span, built, sampled and exported as before. A request with a parent (
 
 from __future__ import annotations
 
-import random
 import threading
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
-from opentelemetry.trace import INVALID_SPAN_ID, INVALID_TRACE_ID, SpanContext, TraceFlags
+from opentelemetry.trace import INVALID_TRACE_ID, SpanContext, TraceFlags
 
 _UNSAMPLED_FLAGS = TraceFlags(TraceFlags.DEFAULT | TraceFlags.RANDOM_TRACE_ID)
 
 
 class StagedIdGenerator(RandomIdGenerator):
-    """Random ids, but the next trace id of this thread may be staged (`RootSampling.start`)."""
+    """Random ids, but the next trace id of this thread may be staged (`RootSampling.unsampled`)."""
 
     def __init__(self) -> None:
         self._staged = threading.local()
@@ -40,6 +39,10 @@ class StagedIdGenerator(RandomIdGenerator):
         if staged != INVALID_TRACE_ID:
             self._staged.trace_id = INVALID_TRACE_ID
             return staged
+        return self.fresh_trace_id()
+
+    def fresh_trace_id(self) -> int:
+        """A random trace id, never the staged one."""
         return super().generate_trace_id()
 
 
@@ -51,16 +54,12 @@ class RootSampling:
     def unsampled(self) -> SpanContext | None:
         """The context of a new root that is not sampled, or None when it is: then the next root span
         started on this thread gets the trace id that was sampled (call `Tracer.start_span` next)."""
-        trace_id = random.getrandbits(128)
-        while trace_id == INVALID_TRACE_ID:
-            trace_id = random.getrandbits(128)
+        ids = self._ids
+        trace_id = ids.fresh_trace_id()
         if trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < self._bound:
-            self._ids.stage(trace_id)
+            ids.stage(trace_id)
             return None
-        span_id = random.getrandbits(64)
-        while span_id == INVALID_SPAN_ID:
-            span_id = random.getrandbits(64)
-        return SpanContext(trace_id, span_id, is_remote=False, trace_flags=_UNSAMPLED_FLAGS)
+        return SpanContext(trace_id, ids.generate_span_id(), is_remote=False, trace_flags=_UNSAMPLED_FLAGS)
 
 
 class HashedResource(Resource):

@@ -120,18 +120,7 @@ class Screen:
                 value = orjson.loads(text.removeprefix(BOM))
             except orjson.JSONDecodeError:
                 return UNREAD
-        part = Found()
-        depth, keys = gather(value, part)
-        if depth > MAX_DEPTH or _QUOTE_ESCAPE in text:
-            return UNREAD
-        # Each string in the text brings two quotes plus one per escaped `"` in its value. Fewer strings
-        # parsed than written means a duplicate key dropped a pair (a `"` in a key also lands here).
-        written = text.count('"')
-        if written != 2 * (keys + len(part.strings)) + SEPARATOR.join(part.strings).count('"'):
-            return UNREAD
-        found.strings += part.strings
-        found.keys |= part.keys
-        return value
+        return value if _verified(text, value, 0, found) else UNREAD
 
     def read_parsed(self, texts: list[str], values: list[Any], found: Found) -> bool:
         """`read` for many texts at once that the caller has parsed with orjson (`values[i]` is
@@ -140,19 +129,8 @@ class Screen:
         Summing the counts is exact: in each text the quotes written are at least those its parsed
         strings and keys account for (a dropped duplicate key only takes some away), so the sums are
         equal only when every text's are. False (nothing added): some text needs the standard parser."""
-        if not self.enabled:
-            return False
-        part = Found()
-        depth, keys = gather(values, part)  # the list is one level more than each value
-        joined = "\n".join(texts)  # a newline cannot be part of an escaped quote
-        if depth - 1 > MAX_DEPTH or _QUOTE_ESCAPE in joined:
-            return False
-        written = joined.count('"')
-        if written != 2 * (keys + len(part.strings)) + SEPARATOR.join(part.strings).count('"'):
-            return False
-        found.strings += part.strings
-        found.keys |= part.keys
-        return True
+        # The list is one level more than each value; a newline cannot be part of an escaped quote.
+        return self.enabled and _verified("\n".join(texts), values, 1, found)
 
     def add(self, value: Any, found: Found) -> None:
         """Add a value the standard parser produced (nothing left to verify)."""
@@ -165,6 +143,23 @@ class Screen:
             return False
         # Each distinct string once: a stream repeats its id, model and fingerprint in every event.
         return not self._text.finds_any(SEPARATOR.join(dict.fromkeys([*found.strings, *texts])))
+
+
+def _verified(text: str, value: Any, wrapping: int, found: Found) -> bool:
+    """Whether `value` (orjson's parse of `text`, inside `wrapping` list levels of our own) holds what the
+    standard parser would read from `text`; if so its strings and keys are added to `found`."""
+    part = Found()
+    depth, keys = gather(value, part)
+    if depth - wrapping > MAX_DEPTH or _QUOTE_ESCAPE in text:
+        return False
+    # Each string in the text brings two quotes plus one per escaped `"` in its value. Fewer strings
+    # parsed than written means a duplicate key dropped a pair (a `"` in a key also lands here).
+    written = text.count('"')
+    if written != 2 * (keys + len(part.strings)) + SEPARATOR.join(part.strings).count('"'):
+        return False
+    found.strings += part.strings
+    found.keys |= part.keys
+    return True
 
 
 def gather(value: Any, found: Found) -> tuple[int, int]:

@@ -16,6 +16,7 @@ migration without a new snapshot) or when a database built from it differs from 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import sys
 import tempfile
@@ -25,6 +26,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ongoingai.store.engine import create_sqlite_engine
+from ongoingai.store.migrate import upgrade
 from ongoingai.store.migrations import HEAD_REVISION
 from ongoingai.store.migrations.seeds import DEFAULT_TENANT_ROWS
 
@@ -60,11 +63,6 @@ def schema_of(conn: sqlite3.Connection) -> list[str]:
 
 def generate() -> str:
     """Upgrade an empty database with Alembic and render what it holds."""
-    import asyncio
-
-    from ongoingai.store.engine import create_sqlite_engine
-    from ongoingai.store.migrate import upgrade
-
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "head.db")
 
