@@ -339,6 +339,9 @@ async def measure(args: argparse.Namespace, backend: str, path: str, records: li
                 print(f"--- profile: {backend} {path} ---")
                 profiles.stop(args.profile_top)
             stored = await count_rows(store) - len(warm)
+            inserter = getattr(store, "_sqlite", None)
+            if inserter is not None:
+                print(f"{backend} {path}: {inserter.transactions} transactions")
         finally:
             await store.close()
             if db_name:

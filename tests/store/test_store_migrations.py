@@ -82,7 +82,9 @@ async def test_a_database_at_an_earlier_revision_upgrades_to_head(
     # The lineage back-fill belongs to 0002: a row inserted after it ran keeps NULL columns.
     backfilled = REVISIONS.index(start) < REVISIONS.index("0002_lineage_columns")
     assert tuple(row) == (("thread-old", None) if backfilled else (None, None))
-    await _assert_rollups_back_filled(empty_store)
+    # So does the rollup back-fill to 0004: a row inserted behind the writer's back after it is not summed.
+    if REVISIONS.index(start) < REVISIONS.index("0004_trace_rollups"):
+        await _assert_rollups_back_filled(empty_store)
 
 
 async def _assert_rollups_back_filled(store: SqlTraceStore) -> None:

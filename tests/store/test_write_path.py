@@ -196,3 +196,63 @@ async def test_a_writer_connection_that_cannot_open_fails_the_batch_instead_of_h
 
     assert result.written == 0
     assert sorted(r.id for f in result.failures for r in f.records) == [make_record(n).id for n in (1, 2)]
+
+
+async def test_one_transaction_sums_its_batches_once_each_and_a_replay_skips_what_is_stored(
+    tmp_path: Path,
+) -> None:
+    # The rollups are summed once per transaction over all its batches; a replayed (idempotent) batch
+    # must still leave out traces stored before it, whether by an earlier commit (1), by an earlier
+    # batch of the same transaction (3) or by itself (4 twice).
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)
+    other = sqlite3.connect(settings.storage.path, isolation_level=None)
+    try:
+        assert (await store.write_batch([make_record(1, input_tokens=1)])).written == 1
+        other.execute("BEGIN IMMEDIATE")
+        fresh = asyncio.ensure_future(store.write_batch([make_record(n, input_tokens=n) for n in (2, 3)]))
+        replay = asyncio.ensure_future(
+            store.write_batch([make_record(n, input_tokens=n) for n in (1, 3, 4, 4)], idempotent=True)
+        )
+        await asyncio.sleep(0.05)
+        other.execute("COMMIT")
+        assert (await fresh).failures == () and (await replay).failures == ()
+        inserter = store._sqlite
+        assert inserter is not None and inserter.transactions == 2  # the first write, then both together
+        async with store.connect() as conn:
+            stored = (await conn.execute(sa.text("SELECT count(*), sum(input_tokens) FROM traces"))).one()
+            sums = [
+                tuple(
+                    (
+                        await conn.execute(sa.text(f"SELECT sum(request_count), sum(input_tokens) FROM {t}"))
+                    ).one()
+                )
+                for t in ("trace_rollups_hourly", "trace_rollups_daily")
+            ]
+    finally:
+        other.close()
+        await store.close()
+    assert tuple(stored) == (4, 1 + 2 + 3 + 4)
+    assert sums == [(4, 10), (4, 10)]
+
+
+async def test_a_failed_statement_leaves_no_row_of_its_transaction(tmp_path: Path) -> None:
+    # The inserts are `OR FAIL` (no statement journal): rows before the failing one stay in the
+    # transaction, so the writer must roll the whole transaction back, rollups included.
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)
+    inserter = store._sqlite
+    assert inserter is not None
+    try:
+        assert (await store.write_batch([make_record(1)])).written == 1
+        with pytest.raises(sqlite3.IntegrityError):
+            await inserter([make_record(2), make_record(3), make_record(1)], False)
+        async with store.connect() as conn:
+            ids = (await conn.scalars(sa.text("SELECT id FROM traces"))).all()
+            counted = (
+                await conn.execute(sa.text("SELECT sum(request_count) FROM trace_rollups_hourly"))
+            ).one()
+    finally:
+        await store.close()
+    assert ids == [make_record(1).id]
+    assert tuple(counted) == (1,)

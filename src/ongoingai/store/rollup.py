@@ -133,8 +133,10 @@ def upsert_sql(dialect: str, table: str = trace_rollups_hourly.name, count: int 
     sets = [f"{name} = {table}.{name} + excluded.{name}" for name in _ADDED]
     greatest = "GREATEST" if postgres else "MAX"  # SQLite's two-argument max() is the scalar one
     sets.append(f"last_created_at = {greatest}({table}.last_created_at, excluded.last_created_at)")
+    # OR FAIL (SQLite): see store/writes.py `sqlite_rows_sql`; the writer rolls back on any error.
+    verb = "INSERT" if postgres else "INSERT OR FAIL"
     return (
-        f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - names from tables.py
+        f"{verb} INTO {table} ({names}) VALUES ({marks})"
         f" ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET {', '.join(sets)}"
     )
 
@@ -209,12 +211,24 @@ def _stored_ids_sqlite(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]
     return found
 
 
+def unstored_rows_sqlite(
+    conn: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """`unstored_rows` on a plain sqlite3 connection: ask before the idempotent insert, in its transaction."""
+    return unstored(rows, _stored_ids_sqlite(conn, [row["id"] for row in rows]))
+
+
 def add_to_rollups_sqlite(
     conn: sqlite3.Connection, rows: Sequence[Mapping[str, Any]], *, skip_stored: bool = False
 ) -> None:
-    """`add_to_rollups` for a plain sqlite3 connection (the SQLite writer thread), same contract."""
+    """`add_to_rollups` for a plain sqlite3 connection (the SQLite writer thread), same contract.
+
+    The writer calls it once per transaction with every batch's rows, not once per batch: a trace costs
+    ~2 upsert rows when summed 64 at a time and ~0.3 when 1,024 are (bench/writer_bench.py, 50 keys ×
+    6 models), ~35 µs per trace less.
+    """
     if skip_stored:
-        rows = unstored(rows, _stored_ids_sqlite(conn, [row["id"] for row in rows]))
+        rows = unstored_rows_sqlite(conn, rows)
     for table, bucket_of in LEVELS if rows else ():
         params = upsert_params(rows, False, bucket_of)
         for start in range(0, len(params), _UPSERT_ROWS_PER_STATEMENT):

@@ -28,13 +28,14 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from ongoingai.store.engine import SQLITE_PRAGMAS, open_sqlite_writer
-from ongoingai.store.rollup import add_to_rollups_sqlite
+from ongoingai.store.rollup import add_to_rollups_sqlite, unstored_rows_sqlite
 from ongoingai.store.rows import row_from_record
 from ongoingai.store.writes import sqlite_params, sqlite_rows_sql
 from ongoingai.traces import TraceRecord
@@ -135,6 +136,7 @@ class SqliteInserter:
         conn.execute("BEGIN IMMEDIATE")
         rows = 0
         taken = 0
+        counted: list[Mapping[str, Any]] = []  # the rows this transaction adds to the rollups
         try:
             while True:
                 if taken == len(jobs):  # all inserted: take a batch that arrived meanwhile, if any
@@ -146,11 +148,13 @@ class SqliteInserter:
                 taken += 1
                 rows += len(job.records)
                 converted = [row_from_record(record, now) for record in job.records]
-                add_to_rollups_sqlite(conn, converted, skip_stored=job.idempotent)  # same transaction
+                # A replay's already-stored traces are asked for before its insert, then left out.
+                counted.extend(unstored_rows_sqlite(conn, converted) if job.idempotent else converted)
                 for start in range(0, len(converted), ROWS_PER_STATEMENT):
                     chunk = converted[start : start + ROWS_PER_STATEMENT]
                     values = [value for row in chunk for value in sqlite_params(row)]
                     conn.execute(sqlite_rows_sql(job.idempotent, len(chunk)), values)
+            add_to_rollups_sqlite(conn, counted)  # same transaction, summed over all its batches
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -57,7 +57,17 @@ def _by_column_indexes() -> list[sa.Index]:
         out.append(sa.Index(f"idx_traces_{name}_created_at_id", col, *_NEWEST_FIRST))
         out.append(sa.Index(f"idx_traces_{name}_timestamp", col, traces.c.timestamp))
     for name in ("trace_group_id", "lineage_thread_id", "lineage_run_id"):
-        out.append(sa.Index(f"idx_traces_{name}_created_at_id", traces.c[name], *_NEWEST_FIRST))
+        # Partial (migration 0005): most traces carry no lineage; every read is an equality on the column.
+        present = traces.c[name].isnot(None)
+        out.append(
+            sa.Index(
+                f"idx_traces_{name}_created_at_id",
+                traces.c[name],
+                *_NEWEST_FIRST,
+                sqlite_where=present,
+                postgresql_where=present,
+            )
+        )
     return out
 
 

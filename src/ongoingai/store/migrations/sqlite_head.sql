@@ -160,12 +160,6 @@ CREATE INDEX idx_traces_response_status_created_at_id ON traces (response_status
 ;
 CREATE INDEX idx_traces_response_status_timestamp ON traces (response_status, timestamp)
 ;
-CREATE INDEX idx_traces_trace_group_id_created_at_id ON traces (trace_group_id, created_at DESC, id DESC)
-;
-CREATE INDEX idx_traces_lineage_thread_id_created_at_id ON traces (lineage_thread_id, created_at DESC, id DESC)
-;
-CREATE INDEX idx_traces_lineage_run_id_created_at_id ON traces (lineage_run_id, created_at DESC, id DESC)
-;
 CREATE INDEX idx_traces_total_tokens ON traces (total_tokens)
 ;
 CREATE INDEX idx_workspaces_id ON workspaces (id)
@@ -192,9 +186,15 @@ CREATE INDEX idx_trace_rollups_hourly_org_workspace_bucket ON trace_rollups_hour
 ;
 CREATE INDEX idx_trace_rollups_daily_org_workspace_bucket ON trace_rollups_daily (org_id, workspace_id, bucket_start)
 ;
+CREATE INDEX idx_traces_trace_group_id_created_at_id ON traces (trace_group_id, created_at DESC, id DESC) WHERE trace_group_id IS NOT NULL
+;
+CREATE INDEX idx_traces_lineage_thread_id_created_at_id ON traces (lineage_thread_id, created_at DESC, id DESC) WHERE lineage_thread_id IS NOT NULL
+;
+CREATE INDEX idx_traces_lineage_run_id_created_at_id ON traces (lineage_run_id, created_at DESC, id DESC) WHERE lineage_run_id IS NOT NULL
+;
 INSERT INTO organizations (id, name) VALUES ('default', 'Default Organization')
 ;
 INSERT INTO workspaces (org_id, id, name) VALUES ('default', 'default', 'Default Workspace')
 ;
-INSERT INTO alembic_version (version_num) VALUES ('0004_trace_rollups')
+INSERT INTO alembic_version (version_num) VALUES ('0005_partial_lineage_indexes')
 ;
