@@ -137,3 +137,20 @@ def test_serve_with_unreachable_postgres_exits_1_with_message(tmp_path: Path) ->
     assert result.returncode == 1
     assert b"failed to initialize postgres storage" in result.stderr
     assert b"hunter2secret" not in result.stderr + result.stdout
+
+
+async def test_settling_the_heap_freezes_what_start_up_built_and_raises_the_young_threshold() -> None:
+    import gc
+
+    from ongoingai.cli.serve import GC_YOUNG_THRESHOLD, settle_heap
+
+    threshold = gc.get_threshold()
+    built_at_start = object.__new__(type("BuiltAtStart", (), {}))  # a tracked object alive before the hook
+    try:
+        await settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, threshold[1], threshold[2])
+        assert gc.is_tracked(built_at_start) and not any(o is built_at_start for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sys
 from types import FrameType
@@ -16,6 +17,24 @@ from ongoingai.observability.logging import configure_logging
 from ongoingai.observability.scrub import Scrubber
 
 logger = logging.getLogger("ongoingai")
+
+# Young-generation threshold of the cyclic collector while serving (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 5000
+
+
+async def settle_heap() -> None:
+    """The last start hook: stop the cyclic collector from re-walking what start-up built.
+
+    Start-up leaves ~95,000 tracked objects (modules, classes, settings, routes) that live as long as
+    the process; every older-generation collection walked them all again. Frozen, they are skipped.
+    With 700 as the young threshold, the objects of the requests in flight alone crossed it, so a
+    collection ran every few requests; most of those objects are freed by reference counting anyway.
+    bench/otel_overhead.py (8 in flight): the collector's CPU per request went from ~21 µs to under 1 µs.
+    Cycles are still collected, only less often: at most a few thousand objects wait a little longer.
+    """
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 class GatewayServer(uvicorn.Server):
@@ -35,6 +54,7 @@ def run_serve(settings: Settings, config_path: str) -> int:
     # The scrubber also knows the configured gateway-key header and static tokens (second line of defence).
     configure_logging(settings.logging.level, settings.logging.format, Scrubber.from_settings(settings))
     gateway = build_gateway(settings)
+    gateway.lifecycle.on_start.append(settle_heap)  # after every other hook: the store is open by then
     config = uvicorn.Config(
         gateway,
         host=settings.server.host,
