@@ -225,6 +225,8 @@ class ThreadProfiles:
             if profile.getstats():
                 stats.add(profile)
         stats.sort_stats("tottime").print_stats(top)
+        if os.environ.get("WRITER_BENCH_CALLERS"):
+            stats.print_callers(os.environ["WRITER_BENCH_CALLERS"])
 
 
 async def open_store(backend: str, workdir: Path, dsn: str) -> Any:

@@ -8,12 +8,14 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
 from ongoingai.store import SqlTraceStore, open_trace_store
 from ongoingai.store.columns import format_sqlite_time
-from ongoingai.store.rows import row_from_record
+from ongoingai.store.rows import json_text_for_postgres, row_from_record
+from ongoingai.store.tables import traces
 from ongoingai.store.writes import postgres_arrays, postgres_batch_sql, sqlite_time
 from tests.fakes.storage import storage_settings
 from tests.fakes.trace_records import T0, make_record
@@ -42,8 +44,14 @@ def test_a_nul_free_document_is_passed_through_and_a_nul_is_replaced_everywhere(
     dirty_row = row_from_record(dirty, T0, postgres=True)
 
     assert clean_row["metadata"] is clean.metadata
-    assert dirty_row["metadata"] == {"k\ufffd": ["a\ufffd", {"b": "c\ufffd"}]}
     assert dirty_row["model"] == "m\ufffd"
+    # The JSON documents are cleaned as they are serialised for the batch's arrays.
+    clean_sent, dirty_sent = postgres_arrays([clean_row, dirty_row])[
+        list(traces.columns.keys()).index("metadata")
+    ]
+    assert orjson.loads(clean_sent) == clean.metadata
+    assert orjson.loads(dirty_sent) == {"k\ufffd": ["a\ufffd", {"b": "c\ufffd"}]}
+    assert json_text_for_postgres({"path": "C:\\u0000"}) == '{"path":"C:\\\\u0000"}'  # an escaped backslash
 
 
 def test_the_postgres_batch_is_one_statement_with_an_array_per_column() -> None:

@@ -22,17 +22,6 @@ def _strip_nested(value: Any) -> Any:
     return value
 
 
-def _strip_nul(value: Any) -> Any:
-    # Postgres TEXT and JSONB reject U+0000; a captured body may hold one. Replace rather than lose the trace.
-    # Almost no value holds one, so look first: walking every document cost ~25 µs per trace on the
-    # writer's hot path, one serialisation (a C-speed scan; JSON spells the character `\u0000`) ~1 µs.
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, dict | list):
-        return _strip_nested(value) if b"\\u0000" in orjson.dumps(value) else value
-    return value
-
-
 def row_from_record(record: TraceRecord, now: datetime, *, postgres: bool = False) -> dict[str, Any]:
     """Column values for one insert: total 0 → input+output, TTFT normalised, key id from metadata."""
     ttft_ms, ttft_us = normalise_ttft(record.time_to_first_token_ms, record.time_to_first_token_us)
@@ -68,10 +57,20 @@ def row_from_record(record: TraceRecord, now: datetime, *, postgres: bool = Fals
         "lineage_run_id": record.lineage_run_id,
     }
     if postgres:
+        # Text columns here; the JSON documents when they are serialised (`json_text_for_postgres`), so
+        # that each is serialised once, not once to look for a NUL and again to be sent.
         for key, value in row.items():
-            if isinstance(value, str | dict | list):  # numbers, times and None need no look
-                row[key] = _strip_nul(value)
+            if isinstance(value, str) and "\x00" in value:
+                row[key] = value.replace("\x00", "\ufffd")
     return row
+
+
+def json_text_for_postgres(value: Any) -> str:
+    """A JSON document as text for a Postgres JSONB column: U+0000 (which JSONB rejects) replaced."""
+    text = orjson.dumps(value).decode()
+    # JSON spells the character `\u0000`; a literal `\\u0000` (an escaped backslash) also matches,
+    # which only costs the exact walk below.
+    return orjson.dumps(_strip_nested(value)).decode() if "\\u0000" in text else text
 
 
 _JSON_COLUMNS = ("request_headers", "response_headers", "metadata")

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ongoingai.store.columns import JsonDocument, UtcDateTime, format_sqlite_time, to_utc
 from ongoingai.store.errors import TRANSIENT_CLASSES, ErrorClass, classify_error, error_kind
 from ongoingai.store.rollup import add_to_rollups, unstored_rows
-from ongoingai.store.rows import row_from_record
+from ongoingai.store.rows import json_text_for_postgres, row_from_record
 from ongoingai.store.tables import traces
 from ongoingai.traces import TraceRecord
 
@@ -169,7 +169,7 @@ def postgres_arrays(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Any], ...]:
     for name in _COLUMNS:
         values = [row[name] for row in rows]
         if name in _JSON_COLUMNS:
-            values = [None if v is None else _json_text(v) for v in values]
+            values = [None if v is None else json_text_for_postgres(v) for v in values]
         elif name in _TIME_COLUMNS:
             values = [None if v is None else to_utc(v) for v in values]  # a naive time is UTC, as on SQLite
         out.append(values)
