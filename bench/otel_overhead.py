@@ -19,6 +19,7 @@ threads' figures (sampled spans are what makes it grow).
     .venv/bin/python bench/otel_overhead.py --modes off,metrics-only,traces-0.1 --threads  # diagnosis
     .venv/bin/python bench/otel_overhead.py --profile ratio-0.1   # cProfile (CPU time) of one mode
     .venv/bin/python bench/otel_overhead.py --profile ratio-0 --profile-out /tmp/r0.pstats  # to diff modes
+    .venv/bin/python bench/otel_overhead.py --modes off --stream   # streamed completions instead of JSON
 
 The gateway process runs alone on CPU 0, the upstream/collector and this driver on CPU 1 (as run.py
 pins). The table also shows each mode's minimum over the rounds: on a VM, noise only ever adds.
@@ -45,7 +46,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fixtures import AUTHORIZATION, completion_json, request_body  # bench/ is on sys.path, as for run.py
+from fixtures import (  # bench/ is on sys.path, as for run.py
+    AUTHORIZATION,
+    completion_json,
+    completion_sse,
+    request_body,
+)
 from ongoingai.app import Gateway, build_gateway
 from ongoingai.config import Settings
 from ongoingai.observability.logging import configure_logging
@@ -65,11 +71,14 @@ DEFAULT_MODES = "off,ratio-0.1,ratio-1.0"
 GATEWAY_CPU, OTHERS_CPU = 0, 1
 
 UPSTREAM = """
-import sys
+import json, sys
 from aiohttp import web
-body = sys.stdin.read().encode()
+bodies = json.loads(sys.stdin.read())
+body, sse = bodies["json"].encode(), bodies["sse"].encode()
 async def chat(request):
     await request.read()
+    if request.headers.get("x-bench-stream") == "1":  # as bench/nginx.conf.template: the SSE body at once
+        return web.Response(body=sse, content_type="text/event-stream")
     return web.Response(body=body, content_type="application/json")
 async def collector(request):
     await request.read()
@@ -104,7 +113,7 @@ def start_upstream(port: int) -> subprocess.Popen[bytes]:
         preexec_fn=pin(OTHERS_CPU),
     )
     assert proc.stdin is not None
-    proc.stdin.write(completion_json().encode())
+    proc.stdin.write(json.dumps({"json": completion_json(), "sse": completion_sse()}).encode())
     proc.stdin.close()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -160,17 +169,19 @@ async def start(app: Gateway) -> Callable[[], Awaitable[None]]:
     return stop
 
 
-def request_scope(auth: bool, body: bytes) -> dict[str, Any]:
+def request_scope(auth: bool, body: bytes, stream: bool = False) -> dict[str, Any]:
     headers = [
         (b"host", b"127.0.0.1:8080"),
         (b"user-agent", b"OpenAI/Python 1.55.0"),
-        (b"accept", b"application/json"),
+        (b"accept", b"text/event-stream" if stream else b"application/json"),
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"authorization", AUTHORIZATION.encode()),
     ]
     if auth:
         headers.append((b"x-ongoingai-gateway-key", GATEWAY_TOKEN.encode()))
+    if stream:
+        headers.append((b"x-bench-stream", b"1"))
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -223,9 +234,9 @@ async def settle(app: Gateway) -> None:
     await asyncio.to_thread(app.telemetry.force_flush)
 
 
-async def cell(app: Gateway, requests: int, concurrency: int, auth: bool) -> float:
-    body = request_body(stream=False)
-    scope = request_scope(auth, body)
+async def cell(app: Gateway, requests: int, concurrency: int, auth: bool, stream: bool = False) -> float:
+    body = request_body(stream=stream)
+    scope = request_scope(auth, body, stream)
     per_worker = requests // concurrency
 
     async def worker() -> None:
@@ -263,11 +274,11 @@ async def child(args: argparse.Namespace, workdir: Path) -> None:
     settings = settings_for(mode, args.upstream, workdir / "gateway.db", workdir / "spill", args.auth)
     app = build_gateway(settings)
     stop = await start(app)
-    await cell(app, args.concurrency * 50, args.concurrency, args.auth)  # connections, caches, imports
+    await cell(app, args.concurrency * 50, args.concurrency, args.auth, args.stream)  # connections, imports
     if args.profile:
         profiler = cProfile.Profile(time.thread_time)  # this thread's CPU, not wall time (GIL waits)
         profiler.enable()
-        await cell(app, args.requests, args.concurrency, args.auth)
+        await cell(app, args.requests, args.concurrency, args.auth, args.stream)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
         if args.profile_out:
@@ -283,7 +294,7 @@ async def child(args: argparse.Namespace, workdir: Path) -> None:
 
         gc.callbacks.append(on_gc)
         before = thread_cpu()
-        seconds = await cell(app, args.requests, args.concurrency, args.auth)
+        seconds = await cell(app, args.requests, args.concurrency, args.auth, args.stream)
         after = thread_cpu()
         gc.callbacks.remove(on_gc)
         threads = {n: (after[n] - before.get(n, 0.0)) / args.requests for n in after}
@@ -296,6 +307,7 @@ def spawn(args: argparse.Namespace, mode: str, upstream: str) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", mode, "--upstream", upstream]
     command += ["--requests", str(args.requests), "--concurrency", str(args.concurrency)]
     command += ["--auth"] if args.auth else []
+    command += ["--stream"] if args.stream else []
     done = subprocess.run(command, capture_output=True, text=True, check=False, preexec_fn=pin(GATEWAY_CPU))
     if done.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{done.stderr}")
@@ -352,6 +364,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--modes", default=DEFAULT_MODES, help=f"comma-separated, of: {', '.join(MODES)}")
     parser.add_argument("--auth", action="store_true", help="auth on, one config key")
+    parser.add_argument("--stream", action="store_true", help="streamed completions (the bench SSE body)")
     parser.add_argument("--threads", action="store_true", help="also print CPU per thread and cell")
     parser.add_argument("--profile", choices=list(MODES), help="profile this mode instead of measuring")
     parser.add_argument("--top", type=int, default=40)
