@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ongoingai.store.columns import format_sqlite_time
 from ongoingai.store.rows import json_text_for_postgres, row_from_record
 from ongoingai.store.tables import traces
 from ongoingai.store.writes import postgres_arrays, postgres_batch_sql, sqlite_time
+from ongoingai.traces import TraceRecord
 from tests.fakes.storage import storage_settings
 from tests.fakes.trace_records import T0, make_record
 
@@ -264,3 +266,65 @@ async def test_a_failed_statement_leaves_no_row_of_its_transaction(tmp_path: Pat
         await store.close()
     assert ids == [make_record(1).id]
     assert tuple(counted) == (1,)
+
+
+async def test_a_one_record_batch_never_shares_a_transaction(tmp_path: Path) -> None:
+    # store/writes.py retries a failed batch record by record; grouped with another caller's record, a
+    # bad one would fail it too. Waiting here: two one-record batches and two of two records.
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)
+    other = sqlite3.connect(settings.storage.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        batches = [[make_record(1)], [make_record(2)], [make_record(3), make_record(4)]]
+        batches += [[make_record(5), make_record(6)], [make_record(7)]]
+        writes = [asyncio.ensure_future(store.write_batch(batch)) for batch in batches]
+        await asyncio.sleep(0.05)
+        other.execute("COMMIT")
+        results = await asyncio.gather(*writes)
+        inserter = store._sqlite
+        assert inserter is not None
+        assert [r.written for r in results] == [1, 1, 2, 2, 1]
+        assert inserter.transactions == 4  # 1 | 2 | 3+4 with 5+6 | 7
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_record_by_record_retries_of_two_callers_never_fail_each_others_good_records(
+    tmp_path: Path,
+) -> None:
+    # Both batches fail as one group (a duplicate id in the first); each caller then retries its own
+    # records one at a time, at the same time as the other. Only the duplicate may fail.
+    settings = storage_settings("sqlite", tmp_path)
+    store = await open_trace_store(settings)
+    other = sqlite3.connect(settings.storage.path, isolation_level=None)
+    loop = asyncio.get_running_loop()
+    insert = store._insert
+
+    async def held_insert(records: Sequence[TraceRecord], idempotent: bool) -> None:
+        # Each one-record retry finds the write lock held for a moment, so that the other caller's retry
+        # is waiting too when the writer gets the lock: the two would share a transaction if they could.
+        if len(records) == 1 and not other.in_transaction:
+            other.execute("BEGIN IMMEDIATE")
+            loop.call_later(0.03, other.execute, "COMMIT")
+        await insert(records, idempotent)
+
+    try:
+        assert (await store.write_batch([make_record(1)])).written == 1
+        store._insert = held_insert
+        other.execute("BEGIN IMMEDIATE")
+        # The clean batch first: its retries then reach the writer just before the duplicate's.
+        good = asyncio.ensure_future(store.write_batch([make_record(n) for n in (5, 6, 7, 8)]))
+        bad = asyncio.ensure_future(store.write_batch([make_record(n) for n in (2, 1, 3, 4)]))
+        await asyncio.sleep(0.05)
+        other.execute("COMMIT")
+        bad_result, good_result = await bad, await good
+        async with store.connect() as conn:
+            stored = (await conn.scalars(sa.text("SELECT id FROM traces ORDER BY id"))).all()
+    finally:
+        other.close()
+        await store.close()
+    assert [r.id for f in bad_result.failures for r in f.records] == [make_record(1).id]
+    assert (bad_result.written, good_result.written, good_result.failures) == (3, 4, ())
+    assert stored == sorted(make_record(n).id for n in range(1, 9))

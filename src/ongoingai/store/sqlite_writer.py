@@ -121,7 +121,18 @@ class SqliteInserter:
                 job.settle(None)
 
     def _take_job(self, rows: int) -> _Job | None:
-        if self._jobs and (rows == 0 or rows + len(self._jobs[0].records) <= GROUP_MAX_ROWS):
+        """The next waiting batch: any when the transaction is empty (`rows == 0`), else one that fits.
+
+        A one-record batch never shares a transaction, in either direction. That is how store/writes.py
+        retries a failed batch record by record: grouped with another caller's records, a bad one would
+        fail them too, and a record that fails alone counts as lost for good.
+        """
+        if not self._jobs:
+            return None
+        waiting = len(self._jobs[0].records)
+        if rows == 0:
+            return self._jobs.popleft()
+        if waiting > 1 and rows > 1 and rows + waiting <= GROUP_MAX_ROWS:
             return self._jobs.popleft()
         return None
 
