@@ -37,7 +37,7 @@ from typing import Any
 from ongoingai.store.engine import SQLITE_PRAGMAS, open_sqlite_writer
 from ongoingai.store.rollup import add_to_rollups_sqlite, unstored_rows_sqlite
 from ongoingai.store.rows import row_from_record
-from ongoingai.store.writes import sqlite_params, sqlite_rows_sql
+from ongoingai.store.writes import joins_group, sqlite_params, sqlite_rows_sql
 from ongoingai.traces import TraceRecord
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,6 @@ CHECKPOINT_INTERVAL_S = 0.2
 # Rows per INSERT statement (store/writes.py `sqlite_rows_sql`): 64 × 27 columns stays far below SQLite's
 # smallest default limit on bound variables (32,766), and the writer's default batch is one statement.
 ROWS_PER_STATEMENT = 64
-# The most rows one group-committed transaction takes (a single batch larger than this still goes whole).
-GROUP_MAX_ROWS = 1024
 
 
 @dataclass(slots=True)
@@ -98,7 +96,8 @@ class SqliteInserter:
         """Insert every batch waiting, and those that arrive meanwhile, in one transaction: group commit.
 
         The writer has several batches in flight (sink/batch_writer.py `WRITES_IN_FLIGHT`); a batch
-        handed over while a transaction is inserting joins it before the COMMIT (up to `GROUP_MAX_ROWS`).
+        handed over while a transaction is inserting joins it before the COMMIT (up to
+        store/writes.py `GROUP_MAX_ROWS`).
         A commit's cost is mostly the index pages it dirties, and consecutive batches dirty many of the
         same ones (bench/writer_bench.py: 64 rows per transaction ~64 µs CPU per row, 256 rows ~49 µs).
         One failure fails every batch of the transaction; each caller then retries or splits its own
@@ -121,18 +120,9 @@ class SqliteInserter:
                 job.settle(None)
 
     def _take_job(self, rows: int) -> _Job | None:
-        """The next waiting batch: any when the transaction is empty (`rows == 0`), else one that fits.
-
-        A one-record batch never shares a transaction, in either direction. That is how store/writes.py
-        retries a failed batch record by record: grouped with another caller's records, a bad one would
-        fail them too, and a record that fails alone counts as lost for good.
-        """
-        if not self._jobs:
-            return None
-        waiting = len(self._jobs[0].records)
-        if rows == 0:
-            return self._jobs.popleft()
-        if waiting > 1 and rows > 1 and rows + waiting <= GROUP_MAX_ROWS:
+        """The next waiting batch: any when the transaction is empty (`rows == 0`), else one that may
+        join it (store/writes.py `joins_group`: never a one-record batch, the record-by-record retry)."""
+        if self._jobs and (rows == 0 or joins_group(rows, len(self._jobs[0].records))):
             return self._jobs.popleft()
         return None
 

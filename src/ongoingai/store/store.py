@@ -34,12 +34,14 @@ class SqlTraceStore:
         self.driver = driver
         self.path = path
         self._sqlite: SqliteInserter | None = None
+        self._postgres: PostgresInserter | None = None
         self._insert: Inserter
         if driver == "sqlite":
             self._sqlite = SqliteInserter(path or str(engine.url.database))
             self._insert = self._sqlite
         else:
-            self._insert = PostgresInserter(engine)
+            self._postgres = PostgresInserter(engine)
+            self._insert = self._postgres
         # SQLite allows one writer at a time: ours are serialised by the inserter's thread (which
         # group-commits batches handed over together), other processes are retried (`busy_timeout`,
         # then `insert_with_retry`). No lock here: it would keep a second batch from joining.
@@ -85,6 +87,8 @@ class SqlTraceStore:
     async def close(self) -> None:
         if self._sqlite is not None:
             await self._sqlite.close()
+        if self._postgres is not None:
+            await self._postgres.close()
         await self.engine.dispose()
 
 
