@@ -133,3 +133,26 @@ async def test_a_replayed_batch_in_a_shared_transaction_counts_only_what_it_adds
         ).scalar_one()
     assert stored == 4
     assert counted == 4 + 4 * 12  # traces 1-4 with 1 token each, and the four busy ones with the default 12
+
+
+async def test_closing_the_store_stops_a_transaction_stuck_on_the_database(
+    store: SqlTraceStore, postgres_migrated_dsn: str
+) -> None:
+    # The writer's shutdown is bounded; a lane stuck behind a lock (or a store that stopped answering)
+    # must not hold the store's close until the statement timeout.
+    lock = await asyncpg.connect(postgres_migrated_dsn)
+    try:
+        tx = lock.transaction()
+        await tx.start()
+        await lock.execute("LOCK TABLE traces IN SHARE ROW EXCLUSIVE MODE")
+        stuck = asyncio.ensure_future(store.write_batch(batch(1, 2)))
+        await asyncio.sleep(0.1)
+        waiting = [asyncio.ensure_future(store.write_batch(batch(n, n + 1))) for n in (3, 5, 7)]
+        await asyncio.sleep(0.05)
+        async with asyncio.timeout(5):
+            await store.close()
+        outcomes = await asyncio.gather(stuck, *waiting, return_exceptions=True)
+        await tx.rollback()
+    finally:
+        await lock.close()
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes), outcomes

@@ -218,7 +218,7 @@ class PostgresInserter:
 
     A caller cancelled while its batch is in a transaction does not stop that transaction (its batch
     may land, as it may on SQLite; the writer journals it and the replay's idempotent insert skips it);
-    a batch whose caller is gone before a transaction takes it is not written.
+    a batch whose caller is gone before a transaction takes it is not written. `close()` stops them all.
     """
 
     def __init__(self, engine: AsyncEngine, lanes: int = POSTGRES_LANES) -> None:
@@ -248,7 +248,11 @@ class PostgresInserter:
                     await self._insert(group)
                 except BaseException as exc:
                     for job in group:
-                        if not job.done.done():
+                        if job.done.done():
+                            continue
+                        if isinstance(exc, asyncio.CancelledError):
+                            job.done.cancel()  # the store is closing: as if the caller were cancelled
+                        else:
                             job.done.set_exception(exc)
                     if not isinstance(exc, Exception):
                         raise
@@ -286,9 +290,20 @@ class PostgresInserter:
         self.transactions += 1
 
     async def close(self) -> None:
-        """Wait for the transactions under way (their callers may be gone), before the pool closes."""
+        """Stop the transactions under way (rolled back) and answer every batch still waiting.
+
+        By now the trace writer has had its bounded shutdown: a lane still running belongs to a batch it
+        gave up on and journalled (sink/batch_writer.py), and it may be stuck on a store that stopped
+        answering, where waiting would stretch shutdown up to the statement timeout.
+        """
+        for lane in self._tasks:
+            lane.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._waiting:
+            job = self._waiting.popleft()
+            if not job.done.done():
+                job.done.cancel()
 
 
 async def insert_with_retry(insert: Inserter, records: Sequence[TraceRecord], idempotent: bool) -> None:
