@@ -1,8 +1,12 @@
-"""`storage_settings`: Settings for a store on one backend, with the spill journal in the test's tmp dir."""
+"""`storage_settings`: Settings for a store on one backend, with the spill journal in the test's tmp dir;
+`rollup_sums`: what the rollup tables hold, to check against the traces written."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ongoingai.config import Settings
 
@@ -18,3 +22,13 @@ def storage_settings(backend: str, tmp_path: Path, dsn: str = "", **tracing: obj
         storage = {"driver": "sqlite", "path": str(tmp_path / "data" / "ongoingai.db")}
     spill = {"path": str(tmp_path / "spill")}
     return Settings(storage=storage, tracing={"spill": spill, **tracing})
+
+
+async def rollup_sums(conn: AsyncConnection) -> list[tuple[int, int]]:
+    """(request count, input tokens) summed over the hourly rollups, then over the daily ones."""
+    sums = []
+    for table in ("trace_rollups_hourly", "trace_rollups_daily"):
+        query = sa.text(f"SELECT sum(request_count), sum(input_tokens) FROM {table}")
+        row = (await conn.execute(query)).one()
+        sums.append((int(row[0]), int(row[1])))
+    return sums

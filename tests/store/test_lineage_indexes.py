@@ -28,15 +28,14 @@ async def test_a_lineage_filter_reads_its_partial_index(trace_store: SqlTraceSto
     assert (await trace_store.write_batch(records)).written == 30
     async with trace_store.connect() as conn:
         statement = await page_query(conn, parse_trace_filter({name: "g1"}))
+        compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
         if conn.dialect.name == "postgresql":
             # A tiny table would be scanned whole; forbidding that shows whether the index may be used
             # at all (were the filter not to imply the index's `IS NOT NULL`, the plan would still scan).
             await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-            compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
             rows = (await conn.execute(sa.text(f"EXPLAIN (COSTS OFF) {compiled}"))).all()
             plan = " ".join(str(row[0]) for row in rows)
         else:
-            compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
             rows = (await conn.execute(sa.text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
             plan = " ".join(str(row[3]) for row in rows)
     assert FILTERS[name] in plan, plan

@@ -5,6 +5,7 @@ the lanes busy while the next batches are handed over."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -13,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from ongoingai.store import SqlTraceStore, open_trace_store
-from ongoingai.store.writes import POSTGRES_LANES, PostgresInserter
+from ongoingai.store.writes import POSTGRES_LANES, PostgresInserter, WriteResult
 from ongoingai.traces import TraceRecord
-from tests.fakes.storage import storage_settings
+from tests.fakes.storage import rollup_sums, storage_settings
 from tests.fakes.trace_records import make_record
 
 pytestmark = pytest.mark.postgres
@@ -34,6 +35,30 @@ def inserter_of(store: SqlTraceStore) -> PostgresInserter:
     return inserter
 
 
+@contextlib.asynccontextmanager
+async def traces_locked(dsn: str) -> AsyncIterator[None]:
+    """Inserts into `traces` blocked by another connection's table lock until the block ends."""
+    lock = await asyncpg.connect(dsn)
+    try:
+        async with lock.transaction():
+            await lock.execute("LOCK TABLE traces IN SHARE ROW EXCLUSIVE MODE")  # conflicts with INSERT
+            yield
+    finally:
+        await lock.close()
+
+
+async def one_batch_per_lane(
+    store: SqlTraceStore, batches: Sequence[Sequence[TraceRecord]]
+) -> list[asyncio.Future[WriteResult]]:
+    """Hand `batches` over one at a time, so that each lane takes one and waits on the lock."""
+    assert len(batches) == POSTGRES_LANES
+    busy = []
+    for one in batches:
+        busy.append(asyncio.ensure_future(store.write_batch(one)))
+        await asyncio.sleep(0.1)
+    return busy
+
+
 async def write_while_locked(
     store: SqlTraceStore,
     dsn: str,
@@ -42,22 +67,11 @@ async def write_while_locked(
 ) -> list[int]:
     """Hand `first` over while inserts into `traces` are blocked (one batch per lane), then `then`, then
     let go; the number of records each write stored."""
-    assert len(first) == POSTGRES_LANES
-    lock = await asyncpg.connect(dsn.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        tx = lock.transaction()
-        await tx.start()
-        await lock.execute("LOCK TABLE traces IN SHARE ROW EXCLUSIVE MODE")  # conflicts with INSERT
-        busy = []
-        for one in first:  # one at a time, so that each lane takes one batch and waits on the lock
-            busy.append(asyncio.ensure_future(store.write_batch(one)))
-            await asyncio.sleep(0.1)
+    async with traces_locked(dsn):
+        busy = await one_batch_per_lane(store, first)
         waiting = [asyncio.ensure_future(store.write_batch(batch)) for batch in then]
         await asyncio.sleep(0.05)
-        await tx.commit()
-        results = await asyncio.gather(*busy, *waiting)
-    finally:
-        await lock.close()
+    results = await asyncio.gather(*busy, *waiting)
     assert all(r.failures == () for r in results)
     return [r.written for r in results]
 
@@ -79,12 +93,7 @@ async def test_batches_waiting_for_a_lane_share_one_transaction_and_its_rollup_s
     assert inserter_of(store).transactions == POSTGRES_LANES + 1  # the two waiting batches together
     async with store.connect() as conn:
         count = (await conn.execute(sa.text("SELECT count(*) FROM traces"))).scalar_one()
-        sums = [
-            tuple(
-                (await conn.execute(sa.text(f"SELECT sum(request_count), sum(input_tokens) FROM {t}"))).one()
-            )
-            for t in ("trace_rollups_hourly", "trace_rollups_daily")
-        ]
+        sums = await rollup_sums(conn)
     assert count == 8
     assert sums == [(8, 8), (8, 8)]
 
@@ -103,22 +112,12 @@ async def test_a_replayed_batch_in_a_shared_transaction_counts_only_what_it_adds
     store: SqlTraceStore, postgres_migrated_dsn: str
 ) -> None:
     assert (await store.write_batch(batch(1, input_tokens=1))).written == 1
-    lock = await asyncpg.connect(postgres_migrated_dsn)
-    try:
-        tx = lock.transaction()
-        await tx.start()
-        await lock.execute("LOCK TABLE traces IN SHARE ROW EXCLUSIVE MODE")
-        busy = []
-        for n in (10, 20):  # one per lane
-            busy.append(asyncio.ensure_future(store.write_batch(batch(n, n + 1))))
-            await asyncio.sleep(0.1)
+    async with traces_locked(postgres_migrated_dsn):
+        busy = await one_batch_per_lane(store, [batch(10, 11), batch(20, 21)])
         fresh = asyncio.ensure_future(store.write_batch(batch(2, 3, input_tokens=1)))
         replay = asyncio.ensure_future(store.write_batch(batch(1, 3, 4, 4, input_tokens=1), idempotent=True))
         await asyncio.sleep(0.05)
-        await tx.commit()
-        results = await asyncio.gather(*busy, fresh, replay)
-    finally:
-        await lock.close()
+    results = await asyncio.gather(*busy, fresh, replay)
     assert all(r.failures == () for r in results)
     assert inserter_of(store).transactions == 1 + POSTGRES_LANES + 1  # fresh and replay together
     async with store.connect() as conn:
@@ -140,11 +139,7 @@ async def test_closing_the_store_stops_a_transaction_stuck_on_the_database(
 ) -> None:
     # The writer's shutdown is bounded; a lane stuck behind a lock (or a store that stopped answering)
     # must not hold the store's close until the statement timeout.
-    lock = await asyncpg.connect(postgres_migrated_dsn)
-    try:
-        tx = lock.transaction()
-        await tx.start()
-        await lock.execute("LOCK TABLE traces IN SHARE ROW EXCLUSIVE MODE")
+    async with traces_locked(postgres_migrated_dsn):
         stuck = asyncio.ensure_future(store.write_batch(batch(1, 2)))
         await asyncio.sleep(0.1)
         waiting = [asyncio.ensure_future(store.write_batch(batch(n, n + 1))) for n in (3, 5, 7)]
@@ -152,7 +147,4 @@ async def test_closing_the_store_stops_a_transaction_stuck_on_the_database(
         async with asyncio.timeout(5):
             await store.close()
         outcomes = await asyncio.gather(stuck, *waiting, return_exceptions=True)
-        await tx.rollback()
-    finally:
-        await lock.close()
     assert all(isinstance(o, asyncio.CancelledError) for o in outcomes), outcomes

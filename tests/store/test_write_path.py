@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,9 +17,9 @@ from ongoingai.store import SqlTraceStore, open_trace_store
 from ongoingai.store.columns import format_sqlite_time
 from ongoingai.store.rows import json_text_for_postgres, row_from_record
 from ongoingai.store.tables import traces
-from ongoingai.store.writes import postgres_arrays, postgres_batch_sql, sqlite_time
+from ongoingai.store.writes import WriteResult, postgres_arrays, postgres_batch_sql, sqlite_time
 from ongoingai.traces import TraceRecord
-from tests.fakes.storage import storage_settings
+from tests.fakes.storage import rollup_sums, storage_settings
 from tests.fakes.trace_records import T0, make_record
 
 
@@ -103,71 +103,78 @@ async def test_a_batch_written_by_the_thread_is_visible_to_readers_at_once(
     assert ids == [make_record(n).id for n in range(1, 4)]
 
 
-async def test_a_writer_blocked_by_another_process_lock_waits_and_then_writes(tmp_path: Path) -> None:
-    settings = storage_settings("sqlite", tmp_path)
-    store = await open_trace_store(settings)
-    other = sqlite3.connect(settings.storage.path, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
-        pending = asyncio.ensure_future(store.write_batch([make_record(1), make_record(2)]))
-        await asyncio.sleep(0.05)
-        other.execute("COMMIT")
-        result = await pending
-    finally:
-        other.close()
-        await store.close()
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqlTraceStore]:
+    store = await open_trace_store(storage_settings("sqlite", tmp_path))
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def other_writer(sqlite_store: SqlTraceStore) -> Iterator[sqlite3.Connection]:
+    """A second connection to the store's file, to hold SQLite's write lock as another process would."""
+    assert sqlite_store.path is not None
+    conn = sqlite3.connect(sqlite_store.path, isolation_level=None)
+    yield conn
+    conn.close()
+
+
+async def written_while_locked(
+    lock: sqlite3.Connection, *writes: Awaitable[WriteResult]
+) -> list[WriteResult]:
+    """Hand `writes` over while `lock` holds the write lock (the writer thread waits with the first batch
+    in hand, the others wait for it), then let go; their results in order."""
+    lock.execute("BEGIN IMMEDIATE")
+    pending = [asyncio.ensure_future(write) for write in writes]
+    await asyncio.sleep(0.05)
+    lock.execute("COMMIT")
+    return list(await asyncio.gather(*pending))
+
+
+def transactions_of(store: SqlTraceStore) -> int:
+    inserter = store._sqlite
+    assert inserter is not None
+    return inserter.transactions
+
+
+async def test_a_writer_blocked_by_another_process_lock_waits_and_then_writes(
+    sqlite_store: SqlTraceStore, other_writer: sqlite3.Connection
+) -> None:
+    [result] = await written_while_locked(
+        other_writer, sqlite_store.write_batch([make_record(1), make_record(2)])
+    )
 
     assert (result.written, result.failures) == (2, ())
 
 
-async def test_batches_handed_over_while_the_thread_waits_share_one_transaction(tmp_path: Path) -> None:
-    settings = storage_settings("sqlite", tmp_path)
-    store = await open_trace_store(settings)
-    other = sqlite3.connect(settings.storage.path, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")  # the thread waits for the lock with the first batch in hand
-        writes = [
-            asyncio.ensure_future(store.write_batch([make_record(10 * b + n) for n in range(1, 4)]))
-            for b in range(3)
-        ]
-        await asyncio.sleep(0.05)
-        other.execute("COMMIT")
-        results = await asyncio.gather(*writes)
-        inserter = store._sqlite
-        assert inserter is not None
-        assert [(r.written, r.failures) for r in results] == [(3, ())] * 3
-        assert inserter.transactions == 1
-    finally:
-        other.close()
-        await store.close()
+async def test_batches_handed_over_while_the_thread_waits_share_one_transaction(
+    sqlite_store: SqlTraceStore, other_writer: sqlite3.Connection
+) -> None:
+    results = await written_while_locked(
+        other_writer,
+        *(sqlite_store.write_batch([make_record(10 * b + n) for n in range(1, 4)]) for b in range(3)),
+    )
+
+    assert [(r.written, r.failures) for r in results] == [(3, ())] * 3
+    assert transactions_of(sqlite_store) == 1
 
 
 async def test_a_bad_record_fails_its_group_and_each_batch_then_keeps_its_good_records(
-    tmp_path: Path,
+    sqlite_store: SqlTraceStore, other_writer: sqlite3.Connection
 ) -> None:
-    settings = storage_settings("sqlite", tmp_path)
-    store = await open_trace_store(settings)
-    other = sqlite3.connect(settings.storage.path, isolation_level=None)
-    try:
-        assert (await store.write_batch([make_record(1)])).written == 1
-        other.execute("BEGIN IMMEDIATE")
-        with_duplicate = asyncio.ensure_future(store.write_batch([make_record(2), make_record(1)]))
-        clean = asyncio.ensure_future(store.write_batch([make_record(3), make_record(4)]))
-        await asyncio.sleep(0.05)
-        other.execute("COMMIT")
-        bad, good = await with_duplicate, await clean
-    finally:
-        other.close()
+    assert (await sqlite_store.write_batch([make_record(1)])).written == 1
+    bad, good = await written_while_locked(
+        other_writer,
+        sqlite_store.write_batch([make_record(2), make_record(1)]),
+        sqlite_store.write_batch([make_record(3), make_record(4)]),
+    )
 
-    try:
-        assert bad.written == 1 and [f.error_class for f in bad.failures] == ["constraint"]
-        assert [r.id for f in bad.failures for r in f.records] == [make_record(1).id]
-        assert (good.written, good.failures) == (2, ())
-        async with store.connect() as conn:
-            ids = (await conn.scalars(sa.text("SELECT id FROM traces ORDER BY id"))).all()
-        assert ids == [make_record(n).id for n in range(1, 5)]
-    finally:
-        await store.close()
+    assert bad.written == 1 and [f.error_class for f in bad.failures] == ["constraint"]
+    assert [r.id for f in bad.failures for r in f.records] == [make_record(1).id]
+    assert (good.written, good.failures) == (2, ())
+    async with sqlite_store.connect() as conn:
+        ids = (await conn.scalars(sa.text("SELECT id FROM traces ORDER BY id"))).all()
+    assert ids == [make_record(n).id for n in range(1, 5)]
 
 
 async def test_a_batch_larger_than_one_statement_is_stored_whole_with_its_rollups(tmp_path: Path) -> None:
@@ -209,122 +216,84 @@ async def test_a_writer_connection_that_cannot_open_fails_the_batch_instead_of_h
 
 
 async def test_one_transaction_sums_its_batches_once_each_and_a_replay_skips_what_is_stored(
-    tmp_path: Path,
+    sqlite_store: SqlTraceStore, other_writer: sqlite3.Connection
 ) -> None:
     # The rollups are summed once per transaction over all its batches; a replayed (idempotent) batch
     # must still leave out traces stored before it, whether by an earlier commit (1), by an earlier
     # batch of the same transaction (3) or by itself (4 twice).
-    settings = storage_settings("sqlite", tmp_path)
-    store = await open_trace_store(settings)
-    other = sqlite3.connect(settings.storage.path, isolation_level=None)
-    try:
-        assert (await store.write_batch([make_record(1, input_tokens=1)])).written == 1
-        other.execute("BEGIN IMMEDIATE")
-        fresh = asyncio.ensure_future(store.write_batch([make_record(n, input_tokens=n) for n in (2, 3)]))
-        replay = asyncio.ensure_future(
-            store.write_batch([make_record(n, input_tokens=n) for n in (1, 3, 4, 4)], idempotent=True)
-        )
-        await asyncio.sleep(0.05)
-        other.execute("COMMIT")
-        assert (await fresh).failures == () and (await replay).failures == ()
-        inserter = store._sqlite
-        assert inserter is not None and inserter.transactions == 2  # the first write, then both together
-        async with store.connect() as conn:
-            stored = (await conn.execute(sa.text("SELECT count(*), sum(input_tokens) FROM traces"))).one()
-            sums = [
-                tuple(
-                    (
-                        await conn.execute(sa.text(f"SELECT sum(request_count), sum(input_tokens) FROM {t}"))
-                    ).one()
-                )
-                for t in ("trace_rollups_hourly", "trace_rollups_daily")
-            ]
-    finally:
-        other.close()
-        await store.close()
+    assert (await sqlite_store.write_batch([make_record(1, input_tokens=1)])).written == 1
+    fresh, replay = await written_while_locked(
+        other_writer,
+        sqlite_store.write_batch([make_record(n, input_tokens=n) for n in (2, 3)]),
+        sqlite_store.write_batch([make_record(n, input_tokens=n) for n in (1, 3, 4, 4)], idempotent=True),
+    )
+
+    assert fresh.failures == () and replay.failures == ()
+    assert transactions_of(sqlite_store) == 2  # the first write, then both together
+    async with sqlite_store.connect() as conn:
+        stored = (await conn.execute(sa.text("SELECT count(*), sum(input_tokens) FROM traces"))).one()
+        sums = await rollup_sums(conn)
     assert tuple(stored) == (4, 1 + 2 + 3 + 4)
     assert sums == [(4, 10), (4, 10)]
 
 
-async def test_a_failed_statement_leaves_no_row_of_its_transaction(tmp_path: Path) -> None:
+async def test_a_failed_statement_leaves_no_row_of_its_transaction(sqlite_store: SqlTraceStore) -> None:
     # The inserts are `OR FAIL` (no statement journal): rows before the failing one stay in the
     # transaction, so the writer must roll the whole transaction back, rollups included.
-    settings = storage_settings("sqlite", tmp_path)
-    store = await open_trace_store(settings)
-    inserter = store._sqlite
+    inserter = sqlite_store._sqlite
     assert inserter is not None
-    try:
-        assert (await store.write_batch([make_record(1)])).written == 1
-        with pytest.raises(sqlite3.IntegrityError):
-            await inserter([make_record(2), make_record(3), make_record(1)], False)
-        async with store.connect() as conn:
-            ids = (await conn.scalars(sa.text("SELECT id FROM traces"))).all()
-            counted = (
-                await conn.execute(sa.text("SELECT sum(request_count) FROM trace_rollups_hourly"))
-            ).one()
-    finally:
-        await store.close()
+    assert (await sqlite_store.write_batch([make_record(1)])).written == 1
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await inserter([make_record(2), make_record(3), make_record(1)], False)
+
+    async with sqlite_store.connect() as conn:
+        ids = (await conn.scalars(sa.text("SELECT id FROM traces"))).all()
+        counted = (await conn.execute(sa.text("SELECT sum(request_count) FROM trace_rollups_hourly"))).one()
     assert ids == [make_record(1).id]
     assert tuple(counted) == (1,)
 
 
-async def test_a_one_record_batch_never_shares_a_transaction(tmp_path: Path) -> None:
+async def test_a_one_record_batch_never_shares_a_transaction(
+    sqlite_store: SqlTraceStore, other_writer: sqlite3.Connection
+) -> None:
     # store/writes.py retries a failed batch record by record; grouped with another caller's record, a
     # bad one would fail it too. Waiting here: two one-record batches and two of two records.
-    settings = storage_settings("sqlite", tmp_path)
-    store = await open_trace_store(settings)
-    other = sqlite3.connect(settings.storage.path, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        batches = [[make_record(1)], [make_record(2)], [make_record(3), make_record(4)]]
-        batches += [[make_record(5), make_record(6)], [make_record(7)]]
-        writes = [asyncio.ensure_future(store.write_batch(batch)) for batch in batches]
-        await asyncio.sleep(0.05)
-        other.execute("COMMIT")
-        results = await asyncio.gather(*writes)
-        inserter = store._sqlite
-        assert inserter is not None
-        assert [r.written for r in results] == [1, 1, 2, 2, 1]
-        assert inserter.transactions == 4  # 1 | 2 | 3+4 with 5+6 | 7
-    finally:
-        other.close()
-        await store.close()
+    batches = [[make_record(1)], [make_record(2)], [make_record(3), make_record(4)]]
+    batches += [[make_record(5), make_record(6)], [make_record(7)]]
+    results = await written_while_locked(other_writer, *(sqlite_store.write_batch(b) for b in batches))
+
+    assert [r.written for r in results] == [1, 1, 2, 2, 1]
+    assert transactions_of(sqlite_store) == 4  # 1 | 2 | 3+4 with 5+6 | 7
 
 
 async def test_record_by_record_retries_of_two_callers_never_fail_each_others_good_records(
-    tmp_path: Path,
+    sqlite_store: SqlTraceStore, other_writer: sqlite3.Connection
 ) -> None:
     # Both batches fail as one group (a duplicate id in the first); each caller then retries its own
     # records one at a time, at the same time as the other. Only the duplicate may fail.
-    settings = storage_settings("sqlite", tmp_path)
-    store = await open_trace_store(settings)
-    other = sqlite3.connect(settings.storage.path, isolation_level=None)
     loop = asyncio.get_running_loop()
-    insert = store._insert
+    insert = sqlite_store._insert
 
     async def held_insert(records: Sequence[TraceRecord], idempotent: bool) -> None:
         # Each one-record retry finds the write lock held for a moment, so that the other caller's retry
         # is waiting too when the writer gets the lock: the two would share a transaction if they could.
-        if len(records) == 1 and not other.in_transaction:
-            other.execute("BEGIN IMMEDIATE")
-            loop.call_later(0.03, other.execute, "COMMIT")
+        if len(records) == 1 and not other_writer.in_transaction:
+            other_writer.execute("BEGIN IMMEDIATE")
+            loop.call_later(0.03, other_writer.execute, "COMMIT")
         await insert(records, idempotent)
 
-    try:
-        assert (await store.write_batch([make_record(1)])).written == 1
-        store._insert = held_insert
-        other.execute("BEGIN IMMEDIATE")
-        # The clean batch first: its retries then reach the writer just before the duplicate's.
-        good = asyncio.ensure_future(store.write_batch([make_record(n) for n in (5, 6, 7, 8)]))
-        bad = asyncio.ensure_future(store.write_batch([make_record(n) for n in (2, 1, 3, 4)]))
-        await asyncio.sleep(0.05)
-        other.execute("COMMIT")
-        bad_result, good_result = await bad, await good
-        async with store.connect() as conn:
-            stored = (await conn.scalars(sa.text("SELECT id FROM traces ORDER BY id"))).all()
-    finally:
-        other.close()
-        await store.close()
+    assert (await sqlite_store.write_batch([make_record(1)])).written == 1
+    sqlite_store._insert = held_insert
+    # The clean batch first: its retries then reach the writer just before the duplicate's.
+    good_result, bad_result = await written_while_locked(
+        other_writer,
+        sqlite_store.write_batch([make_record(n) for n in (5, 6, 7, 8)]),
+        sqlite_store.write_batch([make_record(n) for n in (2, 1, 3, 4)]),
+    )
+
+    async with sqlite_store.connect() as conn:
+        stored = (await conn.scalars(sa.text("SELECT id FROM traces ORDER BY id"))).all()
     assert [r.id for f in bad_result.failures for r in f.records] == [make_record(1).id]
     assert (bad_result.written, good_result.written, good_result.failures) == (3, 4, ())
     assert stored == sorted(make_record(n).id for n in range(1, 9))

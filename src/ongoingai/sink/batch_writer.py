@@ -106,8 +106,8 @@ class BatchWriter:
         journal = SpillJournal(default_spill_path(settings), settings.tracing.spill.max_bytes)
         in_flight = WRITES_IN_FLIGHT
         if settings.storage.driver == "postgres":
-            # Each Postgres lane holds a pooled connection, and a lane needs a batch: fewer batches in
-            # flight than half the pool leaves at least that half to API reads whatever the lanes.
+            # Each busy Postgres lane holds a pooled connection, and only a batch makes a lane busy: with
+            # at most half the pool in flight, the other half stays for API reads.
             in_flight = min(in_flight, max(1, settings.storage.pool.max_size // 2))
         return cls(
             store,
