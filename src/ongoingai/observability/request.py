@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from ongoingai.http.asgi import Message, Receive, Scope, Send
 from ongoingai.observability.labels import route_pattern, route_provider
-from ongoingai.observability.logging import CORRELATION_ID
+from ongoingai.observability.logging import CORRELATION_ID, log_fields
 
 logger = logging.getLogger("ongoingai.access")
 
@@ -56,9 +56,11 @@ def access_log(scope: Scope, status: int, correlation_id: str, started: int) -> 
     """The one `request complete` line per request (observability.md §4)."""
     pattern = route_pattern(scope["path"])
     provider, _ = route_provider(pattern)
-    logger.info(
+    log_fields(
+        logger,
+        logging.INFO,
         "request complete",
-        extra={
+        {
             "correlation_id": correlation_id,
             "method": scope["method"],
             "path": scope["path"],
