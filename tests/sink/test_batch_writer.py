@@ -241,8 +241,8 @@ def test_from_settings_takes_the_writer_sizes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("storage", "expected"),
     [
-        ({}, WRITES_IN_FLIGHT),
-        ({"driver": "postgres", "dsn": "postgresql://u@h/db"}, WRITES_IN_FLIGHT),  # pool of 20
+        ({}, 16),  # one queue's worth: 1,024 records in batches of 64
+        ({"driver": "postgres", "dsn": "postgresql://u@h/db"}, 10),  # pool of 20
         ({"driver": "postgres", "dsn": "postgresql://u@h/db", "pool": {"min_size": 1, "max_size": 4}}, 2),
         ({"driver": "postgres", "dsn": "postgresql://u@h/db", "pool": {"min_size": 1, "max_size": 1}}, 1),
     ],
@@ -252,6 +252,22 @@ def test_postgres_writes_in_flight_leave_half_the_pool_to_reads(
     storage: dict[str, Any], expected: int
 ) -> None:
     writer = BatchWriter.from_settings(Settings(storage=storage), MemoryTraceStore())
+    assert writer.writes_in_flight == expected
+
+
+@pytest.mark.parametrize(
+    ("writer_settings", "expected"),
+    [
+        ({"queue_capacity": 4096, "batch_size": 64}, 64),
+        ({"queue_capacity": 1024, "batch_size": 256}, WRITES_IN_FLIGHT),  # 4 batches: the floor
+        ({"queue_capacity": 100, "batch_size": 1}, 100),
+    ],
+)
+def test_up_to_one_queues_worth_of_records_is_in_flight(
+    writer_settings: dict[str, int], expected: int
+) -> None:
+    settings = Settings(tracing={"writer": writer_settings})
+    writer = BatchWriter.from_settings(settings, MemoryTraceStore())
     assert writer.writes_in_flight == expected
 
 

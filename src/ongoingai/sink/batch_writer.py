@@ -34,14 +34,25 @@ logger = logging.getLogger(__name__)
 SPILLABLE_CLASSES = frozenset({"connection", "timeout", "contention"})
 # During an outage, how many batches' worth of queued records one journal append (one fsync) may take.
 SPILL_COALESCE_BATCHES = 16
-# Batches being written at once. More than one lets the next batches be gathered and converted while the
-# store works, and lets the store commit the batches waiting together: SQLite's inserter thread in one
-# transaction, Postgres's inserter in its lanes (store/writes.py `PostgresInserter`), whose transactions
-# then also sum their rollups once. bench/writer_bench.py (2 vCPU), one batch per transaction: 1 → SQLite
-# ~7.0k/s, Postgres ~5.8k/s; 4 → 9.8k / 9.8k; 8 → no better. Postgres group commit with 8 in flight and
-# 2 lanes, against one batch per transaction with 4: ~+7 % traces/s and −12 % server and writer CPU per
-# trace (A/B, 3 rounds); 16 in flight: no better.
+# Batches being written at once, at least. More than one lets the next batches be gathered and converted
+# while the store works, and lets the store commit the batches waiting together: SQLite's inserter thread
+# in one transaction, Postgres's inserter in its lanes (store/writes.py `PostgresInserter`), whose
+# transactions then also sum their rollups once. bench/writer_bench.py (2 vCPU), one batch per
+# transaction: 1 → SQLite ~7.0k/s, Postgres ~5.8k/s; 4 → 9.8k / 9.8k. Postgres group commit with 8 in
+# flight and 2 lanes, against one batch per transaction with 4: ~+7 % traces/s and −12 % server and writer
+# CPU per trace (A/B, 3 rounds). `from_settings` allows up to one queue's worth (`_in_flight`).
 WRITES_IN_FLIGHT = 8
+
+
+def _in_flight(queue_capacity: int, batch_size: int) -> int:
+    """Batches in flight: up to one queue's worth of records (16 with the defaults), at least 8.
+
+    The more rows a SQLite transaction takes, the fewer rollup upserts per trace (each transaction sums
+    its rows per tenant, provider, model, credential and hour first). bench/writer_bench.py, 60k realistic
+    traces on SQLite, alternating: 8 in flight (~500 rows per transaction) 15,252 / 16,637 traces/s, 16
+    (~1,000 rows) 17,526 / 18,653. Records in flight are out of the queue, so this keeps what the writer
+    holds within twice `queue_capacity`."""
+    return max(WRITES_IN_FLIGHT, queue_capacity // max(batch_size, 1))
 
 
 def _utcnow() -> datetime:
@@ -104,7 +115,7 @@ class BatchWriter:
         """
         w = settings.tracing.writer
         journal = SpillJournal(default_spill_path(settings), settings.tracing.spill.max_bytes)
-        in_flight = WRITES_IN_FLIGHT
+        in_flight = _in_flight(w.queue_capacity, w.batch_size)
         if settings.storage.driver == "postgres":
             # Each busy Postgres lane holds a pooled connection, and only a batch makes a lane busy: with
             # at most half the pool in flight, the other half stays for API reads.
