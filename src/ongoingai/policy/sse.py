@@ -24,6 +24,8 @@ from ongoingai.policy.walk import JsonRedactor
 PlainRedactor = Callable[[str, str, Tally], str]
 ChannelKey = tuple[Any, ...]
 Ident = Callable[..., Any]
+# (channel key, the dict holding the fragment, its field, the path to it for the audit)
+_Location = tuple[ChannelKey, dict[str, Any], str, tuple[Any, ...]]
 _LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 _RESPONSES_DELTAS = frozenset(
     {
@@ -130,19 +132,19 @@ def _unchanged(
     # The lines `_LINE_BREAK.split` yields, at C speed when there is no CR.
     lines = _LINE_BREAK.split(text)[::2] if "\r" in text else text.split("\n")
     found = Found()
-    events: list[_Event] = []
+    values: list[Any] = []  # every event's payload, in order: the channels are joined from them
     texts: list[str] = []
     # Payloads the caller parsed are screened together, in one `read_parsed` after the loop.
     parsed_texts: list[str] = []
     parsed_values: list[Any] = []
-    for i, line in enumerate(lines):
+    for line in lines:
         if line.startswith("data:"):
             payload = line[6:] if line.startswith("data: ") else line[5:]
             value = parsed.get(payload, UNREAD)
             if value is not UNREAD:
                 parsed_texts.append(payload)
                 parsed_values.append(value)
-                events.append(_Event(i, "", value))
+                values.append(value)
                 continue
             value = screen.read(payload, found)
             if value is UNREAD:
@@ -155,26 +157,34 @@ def _unchanged(
                 except BodyError:
                     return False  # the ordinary path reports it, in order
                 screen.add(value, found)
-            events.append(_Event(i, "", value))
+            values.append(value)
         elif line:
             texts.append(line)
     if parsed_texts and not screen.read_parsed(parsed_texts, parsed_values, found):
         return False  # the ordinary path parses and redacts the stream from the start
     try:
-        channels = _channels(events, _screened_ident)
+        texts += _channel_texts(values, _screened_ident)
     except _Unsure:
         return False
-    for fragments in channels.values():
-        texts.append("".join(f.container[f.field] for f in fragments))
     return screen.clean(found, texts)
 
 
 def _channels(events: list[_Event], ident: Ident = _ident) -> dict[ChannelKey, list[_Fragment]]:
     channels: dict[ChannelKey, list[_Fragment]] = {}
     for event in events:
-        for key, fragment in _fragments(event, ident):
-            channels.setdefault(key, []).append(fragment)
+        for key, container, field, segments in _locations(event.value, ident):
+            channels.setdefault(key, []).append(_Fragment(event, container, field, segments))
     return channels
+
+
+def _channel_texts(values: list[Any], ident: Ident) -> list[str]:
+    """Each channel's fragments joined, as `_channels` would group them: what the screen reads, without
+    the per-fragment objects the redaction needs (a stream has a fragment per event)."""
+    channels: dict[ChannelKey, list[str]] = {}
+    for value in values:
+        for key, container, field, _ in _locations(value, ident):
+            channels.setdefault(key, []).append(container[field])
+    return ["".join(parts) for parts in channels.values()]
 
 
 def _redact_channels(
@@ -193,50 +203,44 @@ def _redact_channels(
     return frozenset(skip)
 
 
-def _fragments(event: _Event, ident: Ident) -> Iterator[tuple[ChannelKey, _Fragment]]:
-    obj = event.value
+def _locations(obj: Any, ident: Ident) -> Iterator[_Location]:
+    """Where an event's payload holds a fragment of a channel: (channel key, container, field, path)."""
     if not isinstance(obj, dict):
         return
     choices = obj.get("choices")
     if isinstance(choices, list):
-        yield from _chat_fragments(event, choices, ident)
+        yield from _chat_locations(choices, ident)
         return
     kind = obj.get("type")
     if not isinstance(kind, str):
         return  # `{"type": {}}` is no delta of any API (and unhashable: no set lookup)
     if kind in _RESPONSES_DELTAS and isinstance(obj.get("delta"), str):
         ids = (ident(obj.get("item_id")), ident(obj.get("output_index")), ident(obj.get("content_index")))
-        yield ("responses", kind, *ids), _Fragment(event, obj, "delta", ("delta",))
+        yield ("responses", kind, *ids), obj, "delta", ("delta",)
     elif kind == "content_block_delta" and isinstance(obj.get("delta"), dict):
         delta = obj["delta"]
         for field in ("text", "partial_json", "thinking"):
             if isinstance(delta.get(field), str):
-                yield (
-                    ("anthropic", ident(obj.get("index")), field),
-                    _Fragment(event, delta, field, ("delta", field)),
-                )
+                yield ("anthropic", ident(obj.get("index")), field), delta, field, ("delta", field)
 
 
-def _chat_fragments(
-    event: _Event, choices: list[Any], ident: Ident
-) -> Iterator[tuple[ChannelKey, _Fragment]]:
+def _chat_locations(choices: list[Any], ident: Ident) -> Iterator[_Location]:
     for pos, choice in enumerate(choices):
         if not isinstance(choice, dict):
             continue
         index = ident(choice.get("index"), pos)
         if isinstance(choice.get("text"), str):  # legacy completions
-            yield ("completion", index), _Fragment(event, choice, "text", ("choices", pos, "text"))
+            yield ("completion", index), choice, "text", ("choices", pos, "text")
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             continue
         for field in ("content", "refusal", "reasoning_content"):
             if isinstance(delta.get(field), str):
-                chat_segments = ("choices", pos, "delta", field)
-                yield ("chat", index, field), _Fragment(event, delta, field, chat_segments)
+                yield ("chat", index, field), delta, field, ("choices", pos, "delta", field)
         calls = delta.get("tool_calls")
         for call_pos, call in enumerate(calls if isinstance(calls, list) else ()):
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
                 key = ("tool_call", index, ident(call.get("index"), call_pos))
                 call_segments = ("choices", pos, "delta", "tool_calls", call_pos, "function", "arguments")
-                yield key, _Fragment(event, function, "arguments", call_segments)
+                yield key, function, "arguments", call_segments
