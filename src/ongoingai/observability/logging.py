@@ -185,12 +185,12 @@ def log_fields(logger: logging.Logger, levelno: int, msg: str, fields: dict[str,
 def _direct_handler(logger: logging.Logger, levelno: int) -> _LoopFlushedStreamHandler | None:
     if logger.disabled or not logger.isEnabledFor(levelno) or "opentelemetry.trace" in sys.modules:
         return None
-    current: logging.Logger | None = logger
-    while current is not None and current.parent is not None:  # up to, not including, the root
+    current = logger
+    while current.parent is not None:  # up to, not including, the root
         if current.handlers or current.filters or not current.propagate:
             return None
         current = current.parent
-    if current is None or current.filters or len(current.handlers) != 1:
+    if current.filters or len(current.handlers) != 1:
         return None
     handler = current.handlers[0]
     if isinstance(handler, _LoopFlushedStreamHandler) and handler.direct(levelno):

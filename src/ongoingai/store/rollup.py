@@ -1,15 +1,16 @@
 """Keep the trace rollups in step with `traces`: batched upserts in the insert's own transaction.
 
 The writer calls `add_to_rollups(conn, rows)` (`add_to_rollups_sqlite` on its plain sqlite3 connection)
-with the column values it inserts (`rows.row_from_record`), before the INSERT and inside the same
+with the column values it inserted (`rows.row_from_record`), after the INSERTs and inside the same
 transaction, so a trace and its share of the sums commit or roll back together. The batch is summed in
 Python first: one upsert row per distinct (hour or day, tenant, provider, model, key hash, key id) in each
 of the hourly and daily tables, never one per trace. Rows are upserted in key order so that two writers
 touching the same buckets lock them in the same order (no deadlock on Postgres).
 
-Replayed journal batches (`skip_stored=True`) may hold traces that already committed, whose INSERT will be
-skipped by `ON CONFLICT DO NOTHING`: those ids are looked up first and left out of the sums, as are
-repeats of an id within the batch, so a replay never counts a trace twice.
+Replayed journal batches may hold traces that already committed, whose INSERT will be skipped by
+`ON CONFLICT DO NOTHING`: the writer asks `unstored_rows` (`unstored_rows_sqlite`) before such an insert
+and passes only those rows, which also leaves out repeats of an id within the batch, so a replay never
+counts a trace twice.
 """
 
 from __future__ import annotations
@@ -184,17 +185,12 @@ async def unstored_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
     return unstored(rows, await _stored_ids(conn, [row["id"] for row in rows]))
 
 
-async def add_to_rollups(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]], *, skip_stored: bool = False
-) -> None:
+async def add_to_rollups(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Add `rows` (trace column values inserted, or about to be, on `conn`) to the hourly rollups.
 
-    Call it inside the insert's transaction. `skip_stored=True` (idempotent replays) looks up which
-    traces are stored already, so it must then run before the INSERT; otherwise pass `unstored_rows`
-    asked before the insert and call this after it.
+    Call it inside the insert's transaction. For an idempotent replay pass the `unstored_rows` asked
+    before its insert.
     """
-    if skip_stored:
-        rows = await unstored_rows(conn, rows)
     dialect = conn.dialect.name
     for table, bucket_of in LEVELS if rows else ():
         params = upsert_params(rows, dialect == "postgresql", bucket_of)
@@ -218,17 +214,13 @@ def unstored_rows_sqlite(
     return unstored(rows, _stored_ids_sqlite(conn, [row["id"] for row in rows]))
 
 
-def add_to_rollups_sqlite(
-    conn: sqlite3.Connection, rows: Sequence[Mapping[str, Any]], *, skip_stored: bool = False
-) -> None:
+def add_to_rollups_sqlite(conn: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """`add_to_rollups` for a plain sqlite3 connection (the SQLite writer thread), same contract.
 
     The writer calls it once per transaction with every batch's rows, not once per batch: a trace costs
     ~2 upsert rows when summed 64 at a time and ~0.3 when 1,024 are (bench/writer_bench.py, 50 keys ×
     6 models), ~35 µs per trace less.
     """
-    if skip_stored:
-        rows = unstored_rows_sqlite(conn, rows)
     for table, bucket_of in LEVELS if rows else ():
         params = upsert_params(rows, False, bucket_of)
         for start in range(0, len(params), _UPSERT_ROWS_PER_STATEMENT):
